@@ -4,4 +4,11 @@ go 1.26.8
 
 require github.com/gobwas/ws v1.5.0
 
-require github.com/gobwas/httphead v0.1.0 // indirect
+require (
+	github.com/bytedance/gopkg v0.1.1 // indirect
+	github.com/cloudwego/gopkg v0.1.4 // indirect
+	github.com/cloudwego/netpoll v0.7.2 // indirect
+	github.com/gobwas/httphead v0.1.0 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
+	go.uber.org/zap v1.28.0 // indirect
+)

@@ -1,0 +1,96 @@
+package session
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/xh-control/gateway/pkg/codec"
+)
+
+// MessageType is the type of a data message.
+type MessageType uint8
+
+// Message types, with the values of their RFC 6455 opcodes.
+const (
+	Text   MessageType = MessageType(codec.OpText)
+	Binary MessageType = MessageType(codec.OpBinary)
+)
+
+func (t MessageType) String() string { return codec.OpCode(t).String() }
+
+// Frame is an encoded frame, ready for the wire, that any number of session
+// queues may share: a broadcast is encoded once and every recipient's queue
+// holds the same bytes. Frames are reference counted and their buffers
+// pooled; the bytes must not be changed once the frame is built.
+type Frame struct {
+	buf   []byte
+	refs  atomic.Int32
+	class int8 // index into framePools, or -1 when not pooled
+	op    codec.OpCode
+}
+
+// NewFrame encodes a data message as one frame and returns it with one
+// reference, which the caller owns: send it to as many sessions as needed
+// with Session.SendFrame, then call Release once.
+func NewFrame(t MessageType, payload []byte) *Frame {
+	return newFrame(codec.OpCode(t), payload)
+}
+
+// Release drops the caller's reference.
+func (f *Frame) Release() { f.release(true) }
+
+// Len returns the size of the frame on the wire.
+func (f *Frame) Len() int { return len(f.buf) }
+
+func newFrame(op codec.OpCode, payload []byte) *Frame {
+	size := codec.HeaderSize(len(payload)) + len(payload)
+	f := getFrame(size)
+	f.op = op
+	f.buf = codec.AppendFrame(f.buf[:0], op, payload)
+	f.refs.Store(1)
+	return f
+}
+
+func newCloseFrame(code codec.StatusCode, reason string) *Frame {
+	var body [codec.MaxControlPayload]byte
+	return newFrame(codec.OpClose, codec.AppendCloseBody(body[:0], code, reason))
+}
+
+func (f *Frame) retain() { f.refs.Add(1) }
+
+// release drops a reference. A frame whose bytes may still be read by the
+// kernel (a write was abandoned when the connection closed) is left to the
+// garbage collector instead of being recycled.
+func (f *Frame) release(recycle bool) {
+	if f.refs.Add(-1) != 0 {
+		return
+	}
+	if recycle && f.class >= 0 {
+		f.buf = f.buf[:0]
+		framePools[f.class].Put(f)
+	}
+}
+
+// frameClasses are the capacities of pooled frame buffers. Larger frames
+// are allocated and left to the garbage collector.
+var frameClasses = [...]int{256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1<<20 + codec.MaxServerHeaderSize}
+
+var framePools [len(frameClasses)]sync.Pool
+
+func init() {
+	for i, size := range frameClasses {
+		class, size := int8(i), size
+		framePools[i].New = func() any {
+			return &Frame{buf: make([]byte, 0, size), class: class}
+		}
+	}
+}
+
+func getFrame(size int) *Frame {
+	for i, c := range frameClasses {
+		if size <= c {
+			return framePools[i].Get().(*Frame)
+		}
+	}
+	return &Frame{buf: make([]byte, 0, size), class: -1}
+}

@@ -1,0 +1,215 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xh-control/gateway/pkg/codec"
+)
+
+// Policy is what a session does when its write queue is full.
+type Policy uint8
+
+const (
+	// PolicyClose closes the session with 1008 "slow consumer".
+	PolicyClose Policy = iota
+	// PolicyDrop drops the newest message and keeps the session.
+	PolicyDrop
+)
+
+// ParsePolicy parses "close" or "drop".
+func ParsePolicy(s string) (Policy, error) {
+	switch s {
+	case "close":
+		return PolicyClose, nil
+	case "drop":
+		return PolicyDrop, nil
+	}
+	return 0, fmt.Errorf("slow consumer policy %q: want \"close\" or \"drop\"", s)
+}
+
+func (p Policy) String() string {
+	if p == PolicyDrop {
+		return "drop"
+	}
+	return "close"
+}
+
+// Options configure a Hub. Zero values take the defaults shown.
+type Options struct {
+	NodeID           uint16        // top 16 bits of every session ID
+	QueueMaxBytes    int           // 1 MiB: queued and in-flight bytes per session
+	QueueMaxMessages int           // 1024: queued and in-flight frames per session
+	SlowConsumer     Policy        // PolicyClose
+	WriteTimeout     time.Duration // 10s: longest wait for a client to read a batch
+	PingInterval     time.Duration // 30s: ping sessions silent for this long
+	IdleTimeout      time.Duration // 75s: close sessions silent for this long
+	CloseTimeout     time.Duration // 5s: longest wait for the client's close frame
+	Logger           *zap.Logger   // zap.NewNop()
+}
+
+func (o *Options) setDefaults() {
+	if o.QueueMaxBytes <= 0 {
+		o.QueueMaxBytes = 1 << 20
+	}
+	if o.QueueMaxMessages <= 0 {
+		o.QueueMaxMessages = 1024
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 75 * time.Second
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
+// Hub owns the sessions of one server: it creates them, keeps the registry,
+// fans messages out and runs the heartbeat.
+type Hub struct {
+	opts     Options
+	handler  Handler
+	registry *Registry
+	ids      *IDGenerator
+	stats    *Stats
+	log      *zap.Logger
+	clock    atomic.Int64 // coarse unix ns, advanced by Tick
+	tickBuf  []*Session   // reused by Tick, which runs on one goroutine
+}
+
+// NewHub returns a hub that calls handler for every session.
+func NewHub(opts Options, handler Handler) *Hub {
+	opts.setDefaults()
+	now := time.Now()
+	h := &Hub{
+		opts:     opts,
+		handler:  handler,
+		registry: newRegistry(),
+		ids:      NewIDGenerator(opts.NodeID, now),
+		stats:    newStats(),
+		log:      opts.Logger,
+	}
+	h.clock.Store(now.UnixNano())
+	return h
+}
+
+// Options returns the hub's options with defaults applied.
+func (h *Hub) Options() Options { return h.opts }
+
+// Stats returns the hub's live counters.
+func (h *Hub) Stats() *Stats { return h.stats }
+
+// Registry returns the table of open sessions.
+func (h *Hub) Registry() *Registry { return h.registry }
+
+// Get returns the open session with the given ID.
+func (h *Hub) Get(id ID) (*Session, bool) { return h.registry.Get(id) }
+
+// Count returns the number of open sessions.
+func (h *Hub) Count() int { return h.registry.Count() }
+
+func (h *Hub) now() int64 { return h.clock.Load() }
+
+// Open creates a session on t and registers it. The poller calls it once the
+// handshake succeeded, then calls Start.
+func (h *Hub) Open(t Transport, info Info) *Session {
+	s := &Session{
+		id:          h.ids.Next(),
+		hub:         h,
+		transport:   t,
+		info:        info,
+		connectedAt: time.Now(),
+	}
+	s.lastRead.Store(h.now())
+	h.registry.add(s)
+	h.stats.Opened.Inc()
+	h.stats.Active.Add(1)
+	return s
+}
+
+// Start calls the handler's OnOpen. The poller calls it from a worker.
+func (s *Session) Start() {
+	s.hub.handler.OnOpen(s)
+}
+
+// broadcastParallelMin is the session count from which a broadcast is
+// spread over all CPUs: below it the goroutines cost more than they save.
+const broadcastParallelMin = 512
+
+// Broadcast sends a data message to every open session. The frame is
+// encoded once and shared by every queue. It returns how many sessions
+// accepted it.
+func (h *Hub) Broadcast(t MessageType, payload []byte) int {
+	f := NewFrame(t, payload)
+	n := h.BroadcastFrame(f)
+	f.Release()
+	return n
+}
+
+// BroadcastFrame sends f to every open session; the caller keeps its
+// reference. Writing to many sockets is CPU work, so large broadcasts are
+// spread over GOMAXPROCS goroutines by registry shard.
+func (h *Hub) BroadcastFrame(f *Frame) int {
+	var delivered atomic.Int64
+	send := func(s *Session) bool {
+		if s.SendFrame(f) == nil {
+			delivered.Add(1)
+		}
+		return true
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if h.registry.Count() < broadcastParallelMin || workers == 1 {
+		h.registry.Range(send)
+		return int(delivered.Load())
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < registryShards; i += workers {
+				h.registry.rangeShard(i, send)
+			}
+		})
+	}
+	wg.Wait()
+	return int(delivered.Load())
+}
+
+// CloseAll starts the closing handshake on every open session.
+func (h *Hub) CloseAll(code codec.StatusCode, reason string) {
+	h.registry.Range(func(s *Session) bool {
+		s.Close(code, reason)
+		return true
+	})
+}
+
+// ErrSessionsRemain is returned by Wait when the context ends first.
+var ErrSessionsRemain = errors.New("session: sessions still open")
+
+// Wait returns when no session is open or ctx is done.
+func (h *Hub) Wait(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for h.registry.Count() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %d", ErrSessionsRemain, h.registry.Count())
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package session
+
+import (
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xh-control/gateway/pkg/codec"
+)
+
+// queue holds frames waiting for the writer, and the vector the writer
+// hands to writev. Queues are pooled: an idle session holds none.
+type queue struct {
+	frames []*Frame
+	bufs   [][]byte
+	bytes  int
+}
+
+var queuePool = sync.Pool{New: func() any { return &queue{frames: make([]*Frame, 0, 16), bufs: make([][]byte, 0, 16)} }}
+
+func (q *queue) reset() {
+	clear(q.frames)
+	clear(q.bufs)
+	q.frames, q.bufs, q.bytes = q.frames[:0], q.bufs[:0], 0
+	queuePool.Put(q)
+}
+
+// releaseFrames drops the queue's references. recycle is false when the
+// kernel may still read the frames' bytes.
+func (q *queue) releaseFrames(recycle bool) {
+	for _, f := range q.frames {
+		f.release(recycle)
+	}
+}
+
+// pushMode says what push does when a frame does not fit in the queue.
+type pushMode uint8
+
+const (
+	applyPolicy pushMode = iota // the slow-consumer policy decides
+	skipIfFull                  // drop it quietly (heartbeat pings)
+)
+
+// push queues f, taking over the caller's reference, and starts draining the
+// queue unless someone already is.
+func (s *Session) push(f *Frame, mode pushMode) error {
+	s.mu.Lock()
+	if sessionState(s.state.Load()) != stateOpen {
+		s.mu.Unlock()
+		f.release(true)
+		return ErrClosed
+	}
+	if s.overLimitLocked(len(f.buf)) {
+		if mode == skipIfFull {
+			s.mu.Unlock()
+			f.release(true)
+			return ErrQueueFull
+		}
+		return s.overflow(f) // unlocks
+	}
+	s.appendLocked(f)
+	start := s.startLocked()
+	s.mu.Unlock()
+	if start {
+		s.drain()
+	}
+	return nil
+}
+
+// overLimitLocked reports whether n more bytes would break a queue limit.
+// A message is always accepted into an empty queue, so that a message
+// larger than the byte limit (but within the message size limit) can be
+// sent at all.
+func (s *Session) overLimitLocked(n int) bool {
+	o := &s.hub.opts
+	return s.pendingMsgs > 0 && (s.pendingMsgs >= o.QueueMaxMessages || s.pendingBytes+n > o.QueueMaxBytes)
+}
+
+func (s *Session) appendLocked(f *Frame) {
+	if s.q == nil {
+		s.q = queuePool.Get().(*queue)
+	}
+	s.q.frames = append(s.q.frames, f)
+	s.q.bytes += len(f.buf)
+	s.pendingBytes += len(f.buf)
+	s.pendingMsgs++
+}
+
+// startLocked reports whether the caller must drain the queue: nobody is
+// writing and the poller is not about to drain it after its dispatch.
+func (s *Session) startLocked() bool {
+	if s.writing || s.dispatching || s.q == nil {
+		return false
+	}
+	s.writing = true
+	return true
+}
+
+// overflow applies the slow-consumer policy to f, which did not fit. It is
+// called with s.mu held and releases it.
+func (s *Session) overflow(f *Frame) error {
+	h := s.hub
+	if h.opts.SlowConsumer == PolicyDrop {
+		s.mu.Unlock()
+		f.release(true)
+		h.stats.Dropped.Inc()
+		return ErrQueueFull
+	}
+	// Close policy: what is queued will not reach a client that does not
+	// read; drop it so that the close frame goes out first.
+	discarded := s.q
+	s.q = nil
+	if discarded != nil {
+		s.pendingBytes -= discarded.bytes
+		s.pendingMsgs -= len(discarded.frames)
+	}
+	pending := s.pendingBytes
+	s.mu.Unlock()
+	f.release(true)
+	if discarded != nil {
+		discarded.releaseFrames(true)
+		discarded.reset()
+	}
+	h.stats.SlowConsumerCloses.Inc()
+	h.log.Warn("closing slow consumer",
+		zap.Stringer("session", s.id),
+		zap.Stringer("ip", s.info.ClientIP),
+		zap.Int("pending_bytes", pending),
+		zap.Int("queue_max_bytes", h.opts.QueueMaxBytes),
+		zap.Int("queue_max_messages", h.opts.QueueMaxMessages))
+	s.close(codec.StatusPolicyViolation, "slow consumer", afterCloseTCP, false)
+	return ErrSlowConsumer
+}
+
+// drain writes queued frames until the queue is empty. The caller must have
+// set s.writing. It never blocks: when the socket is full, a goroutine
+// takes over the rest and drain returns.
+func (s *Session) drain() {
+	for {
+		s.mu.Lock()
+		q := s.q
+		if q == nil {
+			s.writing = false
+			after := s.finishedLocked()
+			s.mu.Unlock()
+			s.runAfter(after)
+			return
+		}
+		s.q = nil
+		s.mu.Unlock()
+		if !s.write(q) {
+			return
+		}
+	}
+}
+
+// finishedLocked returns what to do now that the queue is empty. Once the
+// close frame is queued nothing else is, so an empty queue means it was
+// written.
+func (s *Session) finishedLocked() afterClose {
+	if !s.closeQueued {
+		return afterNothing
+	}
+	after := s.after
+	s.after = afterNothing
+	return after
+}
+
+func (s *Session) runAfter(after afterClose) {
+	switch after {
+	case afterShutdown:
+		s.transport.CloseWrite()
+	case afterCloseTCP:
+		s.transport.Close()
+	}
+}
+
+// flushSampleRate: one in this many writes that do not wait is timed.
+const flushSampleRate = 16
+
+// write hands q to the transport. It reports whether the caller may go on
+// draining; false means a waiting goroutine took over or the write failed.
+func (s *Session) write(q *queue) bool {
+	var start time.Time
+	if s.flushes++; s.flushes%flushSampleRate == 0 {
+		start = time.Now()
+	}
+	for _, f := range q.frames {
+		q.bufs = append(q.bufs, f.buf)
+	}
+	n, err := s.transport.Write(q.bufs)
+	switch {
+	case err != nil:
+		s.writeFailed(q)
+		return false
+	case n < q.bytes:
+		go s.writeWait(q, n, start)
+		return false
+	}
+	s.written(q, start)
+	return true
+}
+
+// writeWait finishes a write that found the socket full, waiting for the
+// client to read, and then goes on draining. The hub's tick closes the
+// transport when the write deadline passes, which ends the wait.
+func (s *Session) writeWait(q *queue, done int, start time.Time) {
+	s.hub.stats.WriteWaits.Inc()
+	if start.IsZero() {
+		start = time.Now() // every wait is timed; it started about now
+	}
+	s.slowSince.Store(s.hub.now())
+	err := s.transport.WriteWait(advance(q.bufs, done))
+	s.slowSince.Store(0)
+	if err != nil {
+		s.writeFailed(q)
+		return
+	}
+	s.written(q, start)
+	s.drain()
+}
+
+// advance drops the first n bytes from bufs.
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if n > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
+
+func (s *Session) written(q *queue, start time.Time) {
+	st := s.hub.stats
+	if !start.IsZero() {
+		st.FlushLatency.ObserveDuration(time.Since(start))
+	}
+	for _, f := range q.frames {
+		st.MessagesOut[f.op].Add(uint64(s.id), 1)
+		st.BytesOut[f.op].Add(uint64(s.id), uint64(len(f.buf)))
+	}
+	s.mu.Lock()
+	s.pendingBytes -= q.bytes
+	s.pendingMsgs -= len(q.frames)
+	s.bytesOut += uint64(q.bytes)
+	s.msgsOut += uint64(len(q.frames))
+	s.mu.Unlock()
+	q.releaseFrames(true)
+	q.reset()
+}
+
+// writeFailed gives up on the connection. The writing flag stays set, so
+// nobody writes to it again; TransportClosed releases what is still queued.
+func (s *Session) writeFailed(q *queue) {
+	s.transport.Close()
+	q.releaseFrames(false) // the kernel may still be reading them
+	q.reset()
+}

@@ -1,0 +1,131 @@
+package session
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xh-control/gateway/pkg/codec"
+)
+
+// This file is the poller's side of a session: what happens when bytes
+// arrive or the connection ends. Handlers do not call these methods.
+
+// BeginDispatch marks the start of a batch of input. Messages the handler
+// sends while the batch is dispatched are queued and written together by
+// EndDispatch, in one writev.
+func (s *Session) BeginDispatch() {
+	s.lastRead.Store(s.hub.now())
+	s.mu.Lock()
+	s.dispatching = true
+	s.mu.Unlock()
+}
+
+// EndDispatch ends a batch of input and writes what it queued.
+func (s *Session) EndDispatch() {
+	s.mu.Lock()
+	s.dispatching = false
+	start := s.startLocked()
+	s.mu.Unlock()
+	if start {
+		s.drain()
+	}
+}
+
+// CountIn adds a frame of n bytes (header included) with opcode op to the
+// session's inbound traffic.
+func (s *Session) CountIn(op codec.OpCode, n int) {
+	st := s.hub.stats
+	st.MessagesIn[op&0xF].Add(uint64(s.id), 1)
+	st.BytesIn[op&0xF].Add(uint64(s.id), uint64(n))
+	s.bytesIn.Add(uint64(n))
+	s.msgsIn.Add(1)
+}
+
+// Receive delivers a complete data message to the handler.
+func (s *Session) Receive(m Message) {
+	if s.Open() {
+		s.hub.handler.OnMessage(s, m)
+	}
+}
+
+// ReceivePing answers a ping with a pong carrying the same payload.
+func (s *Session) ReceivePing(payload []byte) {
+	s.push(newFrame(codec.OpPong, payload), applyPolicy)
+}
+
+// ReceiveClose handles the client's close frame, whose payload ParseClose
+// accepted. When the client starts the closing handshake, the session answers
+// with the same code and closes the connection once the answer is written;
+// when the client answers the session's close, the connection closes now.
+func (s *Session) ReceiveClose(code codec.StatusCode, reason []byte) {
+	s.hub.stats.ClosesReceived.Inc(code)
+	if s.close(code, string(reason), afterCloseTCP, true) == nil {
+		return
+	}
+	// Already closing: this is the answer to our close frame.
+	s.mu.Lock()
+	closeNow := !s.writing && s.q == nil
+	if !closeNow {
+		s.after = afterCloseTCP // close once our close frame is out
+	}
+	s.mu.Unlock()
+	if closeNow {
+		s.transport.Close()
+	}
+}
+
+// Fail closes the session because the client broke the protocol: it sends a
+// close frame with the error's code, shuts down the sending side once that is
+// written, and closes the connection when the client hangs up or the close
+// timeout passes.
+func (s *Session) Fail(err *codec.ProtocolError) {
+	s.hub.log.Info("protocol error",
+		zap.Stringer("session", s.id),
+		zap.Stringer("ip", s.info.ClientIP),
+		zap.Uint16("code", uint16(err.Code)),
+		zap.String("reason", err.Reason))
+	if s.close(err.Code, err.Reason, afterShutdown, false) != nil {
+		s.transport.Close() // already closing: no reason to wait any longer
+	}
+}
+
+// TransportClosed is called by the poller, exactly once, when the
+// connection is gone. It removes the session from the registry, releases
+// what is still queued, and calls the handler's OnClose. Further calls do
+// nothing.
+func (s *Session) TransportClosed(cause string) {
+	if !s.cleaned.CompareAndSwap(false, true) {
+		return
+	}
+	s.mu.Lock()
+	s.setState(stateClosed)
+	q := s.q
+	s.q = nil
+	info := s.closeInfo
+	if info.Code == 0 {
+		info = CloseInfo{Code: codec.StatusAbnormalClosure, Reason: cause}
+	}
+	s.mu.Unlock()
+	if q != nil {
+		q.releaseFrames(true) // never handed to the kernel
+		q.reset()
+	}
+	h := s.hub
+	h.registry.remove(s)
+	h.stats.Closed.Inc()
+	h.stats.Active.Add(-1)
+	h.handler.OnClose(s, info)
+	if ce := h.log.Check(zap.DebugLevel, "session closed"); ce != nil {
+		in, out, _, _ := s.Traffic()
+		ce.Write(
+			zap.Stringer("session", s.id),
+			zap.Stringer("ip", s.info.ClientIP),
+			zap.Uint16("code", uint16(info.Code)),
+			zap.String("reason", info.Reason),
+			zap.Bool("by_peer", info.ByPeer),
+			zap.Duration("duration", time.Since(s.connectedAt)),
+			zap.Uint64("bytes_in", in),
+			zap.Uint64("bytes_out", out))
+	}
+}

@@ -1,0 +1,192 @@
+package session
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/xh-control/gateway/pkg/codec"
+)
+
+// Errors returned by Send, SendFrame and Close.
+var (
+	// ErrClosed: the session is closing or closed; the message was not
+	// queued. Stop sending to it.
+	ErrClosed = errors.New("session: closed")
+	// ErrQueueFull: the write queue is at its limit and the drop policy
+	// discarded the message. The client is reading slower than it is sent to.
+	ErrQueueFull = errors.New("session: write queue full, message dropped")
+	// ErrSlowConsumer: the write queue overflowed and the close policy is
+	// closing the session with 1008.
+	ErrSlowConsumer = errors.New("session: write queue full, closing slow consumer")
+)
+
+type sessionState uint32
+
+const (
+	stateOpen    sessionState = iota
+	stateClosing              // close frame queued; waiting for it to be written or answered
+	stateClosed               // transport closed, session cleaned up
+)
+
+// afterClose is what happens once the final close frame has been written.
+type afterClose uint8
+
+const (
+	afterNothing  afterClose = iota
+	afterWaitPeer            // wait for the peer's close frame or the close deadline
+	afterShutdown            // send FIN, then wait for the peer's EOF or the close deadline
+	afterCloseTCP            // close the connection at once
+)
+
+// Info describes the connection under a session, as the poller saw it.
+type Info struct {
+	// Remote is the TCP peer: the client, or a proxy in front of it.
+	Remote netip.AddrPort
+	// ClientIP is the client's address: the TCP peer's, or the one a trusted
+	// proxy forwarded.
+	ClientIP netip.Addr
+	// Compression reports that permessage-deflate was negotiated.
+	Compression bool
+}
+
+// Session is one upgraded WebSocket connection. All its methods are safe for
+// concurrent use.
+type Session struct {
+	id          ID
+	hub         *Hub
+	transport   Transport
+	info        Info
+	connectedAt time.Time
+
+	lastRead      atomic.Int64  // coarse clock, unix ns
+	slowSince     atomic.Int64  // when a WriteWait started, or 0
+	closeDeadline atomic.Int64  // when to give up on the closing handshake
+	state         atomic.Uint32 // sessionState; written under mu
+	cleaned       atomic.Bool
+	lastPing      int64 // only used by the hub's tick
+
+	bytesIn, msgsIn atomic.Uint64 // updated by the reader, one at a time
+	flushes         uint32        // owned by whoever holds the writing flag
+
+	mu           sync.Mutex
+	q            *queue // frames not yet taken by the writer; nil when empty
+	pendingBytes int    // queued and in flight
+	pendingMsgs  int
+	writing      bool // a goroutine is draining the queue
+	dispatching  bool // the poller is delivering input; it drains afterwards
+	closeQueued  bool
+	after        afterClose
+	closeInfo    CloseInfo
+	attrs        map[string]any
+	bytesOut     uint64
+	msgsOut      uint64
+}
+
+// ID returns the session's stable, unique ID.
+func (s *Session) ID() ID { return s.id }
+
+// Hub returns the hub the session belongs to.
+func (s *Session) Hub() *Hub { return s.hub }
+
+// Info returns the connection's addresses and negotiated options.
+func (s *Session) Info() Info { return s.info }
+
+// ClientIP returns the client's real IP address.
+func (s *Session) ClientIP() netip.Addr { return s.info.ClientIP }
+
+// ConnectedAt returns when the handshake completed.
+func (s *Session) ConnectedAt() time.Time { return s.connectedAt }
+
+// Traffic returns the bytes and messages received from and sent to the
+// client so far (data and control frames, as on the wire).
+func (s *Session) Traffic() (bytesIn, bytesOut, msgsIn, msgsOut uint64) {
+	s.mu.Lock()
+	bytesOut, msgsOut = s.bytesOut, s.msgsOut
+	s.mu.Unlock()
+	return s.bytesIn.Load(), bytesOut, s.msgsIn.Load(), msgsOut
+}
+
+// Set stores an attribute on the session, such as the authenticated user.
+func (s *Session) Set(key string, value any) {
+	s.mu.Lock()
+	if s.attrs == nil {
+		s.attrs = make(map[string]any, 2)
+	}
+	s.attrs[key] = value
+	s.mu.Unlock()
+}
+
+// Get returns an attribute stored with Set.
+func (s *Session) Get(key string) (any, bool) {
+	s.mu.Lock()
+	v, ok := s.attrs[key]
+	s.mu.Unlock()
+	return v, ok
+}
+
+// Delete removes an attribute.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	delete(s.attrs, key)
+	s.mu.Unlock()
+}
+
+// Open reports whether the session still accepts messages.
+func (s *Session) Open() bool { return sessionState(s.state.Load()) == stateOpen }
+
+// Send queues a data message; p is copied, so the caller may reuse it. It
+// never blocks on the network. See ErrClosed, ErrQueueFull and
+// ErrSlowConsumer for the errors.
+func (s *Session) Send(t MessageType, p []byte) error {
+	return s.push(newFrame(codec.OpCode(t), p), applyPolicy)
+}
+
+// SendText queues a text message. The caller must make sure it is UTF-8.
+func (s *Session) SendText(text string) error {
+	// The bytes are only read while being copied into the frame.
+	return s.push(newFrame(codec.OpText, unsafe.Slice(unsafe.StringData(text), len(text))), applyPolicy)
+}
+
+// SendFrame queues a frame built with NewFrame, sharing its bytes.
+func (s *Session) SendFrame(f *Frame) error {
+	f.retain()
+	return s.push(f, applyPolicy)
+}
+
+// Close starts the closing handshake: it queues a close frame with code and
+// reason after whatever is already queued, stops accepting messages, and
+// closes the connection when the client answers or the close timeout passes.
+func (s *Session) Close(code codec.StatusCode, reason string) error {
+	return s.close(code, reason, afterWaitPeer, false)
+}
+
+func (s *Session) setState(st sessionState) { s.state.Store(uint32(st)) }
+
+// close queues the final close frame and arranges for what follows.
+func (s *Session) close(code codec.StatusCode, reason string, after afterClose, byPeer bool) error {
+	s.mu.Lock()
+	if sessionState(s.state.Load()) != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.setState(stateClosing)
+	s.closeInfo = CloseInfo{Code: code, Reason: reason, ByPeer: byPeer}
+	s.closeDeadline.Store(s.hub.now() + int64(s.hub.opts.CloseTimeout))
+	s.closeQueued, s.after = true, after
+	frameReason := reason
+	if byPeer {
+		frameReason = "" // the answer echoes the code; the reason was theirs
+	}
+	s.appendLocked(newCloseFrame(code, frameReason))
+	start := s.startLocked()
+	s.mu.Unlock()
+	s.hub.stats.ClosesSent.Inc(code)
+	if start {
+		s.drain()
+	}
+	return nil
+}
