@@ -213,3 +213,12 @@ func (h *Hub) Wait(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CloseTransports closes every session's connection at once, without a
+// closing handshake: the end of a shutdown whose grace period ran out.
+func (h *Hub) CloseTransports() {
+	h.registry.Range(func(s *Session) bool {
+		s.transport.Close()
+		return true
+	})
+}

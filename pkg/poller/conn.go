@@ -1,0 +1,302 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/cloudwego/netpoll"
+
+	"github.com/xh-control/gateway/pkg/codec"
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+// Connection states. A connection moves forward only.
+const (
+	connHandshake uint32 = iota // reading the request head
+	connRejected                // HTTP response sent; discarding input until the peer leaves
+	connOpen                    // upgraded: frames flow
+	connDraining                // close frame received or protocol failed: input is discarded
+	connClosed
+)
+
+// conn is the gateway's state for one TCP connection, from accept to close.
+// It is also the context netpoll hands back to every callback (so finding it
+// costs nothing), and the session.Transport of the connection's session.
+//
+// The reader side (state, head, parser, message buffers) is only touched by
+// netpoll's OnRequest task, which never runs twice at once for a connection,
+// and by the close callback, which netpoll runs after the last task ended.
+type conn struct {
+	context.Context // always context.Background; makes *conn a context
+	srv             *Server
+	nc              netpoll.Connection
+	fd              int
+	remote          netip.AddrPort
+	state           atomic.Uint32
+
+	// Handshake: the request head so far, and the server's list of
+	// connections still in handshake, oldest first, for the deadline.
+	head       *[]byte
+	acceptedAt int64
+	prev, next *conn
+	listed     bool
+
+	// Frames.
+	sess   *session.Session
+	parser codec.Parser
+	msg    *[]byte // a data message split across frames or reads
+	msgOp  codec.OpCode
+	ctl    *[]byte // a control frame split across reads
+
+	// fdMu keeps the descriptor open while a direct write runs: the close
+	// callback takes it before netpoll closes the fd, so a write can never
+	// land on a descriptor number the kernel has handed to a new connection.
+	fdMu     sync.Mutex
+	fdClosed bool
+}
+
+var errConnClosed = errors.New("poller: connection closed")
+
+// Write implements session.Transport with a direct, non-blocking writev on
+// the socket, bypassing netpoll's output buffer: one syscall, no copy, and
+// no output buffer kept per connection.
+func (c *conn) Write(bufs [][]byte) (int, error) {
+	c.fdMu.Lock()
+	defer c.fdMu.Unlock()
+	if c.fdClosed {
+		return 0, errConnClosed
+	}
+	return writev(c.fd, bufs)
+}
+
+// WriteWait implements session.Transport for a socket whose send buffer is
+// full: netpoll's Flush waits for the poller to drain it. bufs are
+// referenced, not copied, until Flush returns.
+func (c *conn) WriteWait(bufs [][]byte) error {
+	w := c.nc.Writer()
+	for _, b := range bufs {
+		if _, err := w.WriteBinary(b); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// CloseWrite implements session.Transport: FIN after the final close frame
+// or an HTTP error response, while still reading so that the peer's unread
+// data does not turn the close into a reset.
+func (c *conn) CloseWrite() error {
+	c.fdMu.Lock()
+	defer c.fdMu.Unlock()
+	if c.fdClosed {
+		return errConnClosed
+	}
+	return syscall.Shutdown(c.fd, syscall.SHUT_WR)
+}
+
+// Close implements session.Transport.
+func (c *conn) Close() error { return c.nc.Close() }
+
+// onClosed is netpoll's close callback. netpoll runs it once, after the
+// last OnRequest task, whoever closed the connection, and before it closes
+// the descriptor.
+func (c *conn) onClosed(netpoll.Connection) error {
+	c.fdMu.Lock()
+	c.fdClosed = true
+	c.fdMu.Unlock()
+	prev := c.state.Swap(connClosed)
+	if prev == connHandshake || prev == connRejected {
+		c.srv.unlistHandshake(c)
+	}
+	c.releaseBuffers()
+	if s := c.sess; s != nil {
+		cause := "connection closed"
+		if prev == connOpen {
+			cause = "connection lost without a close frame"
+		}
+		// OnClose is application code: keep it off the poller goroutine,
+		// which may be the one running this callback.
+		c.srv.pool.submit(func() { s.TransportClosed(cause) })
+	}
+	return nil
+}
+
+func (c *conn) releaseBuffers() {
+	if c.head != nil {
+		putBuffer(c.head)
+		c.head = nil
+	}
+	if c.msg != nil {
+		putBuffer(c.msg)
+		c.msg = nil
+	}
+	if c.ctl != nil {
+		putBuffer(c.ctl)
+		c.ctl = nil
+	}
+}
+
+// onRequest is netpoll's OnRequest: it runs on the worker pool whenever
+// input is buffered, and must consume all of it (or close the connection),
+// or netpoll calls it again at once.
+func (c *conn) onRequest() {
+	defer c.recoverPanic()
+	r := c.nc.Reader()
+	if c.state.Load() == connHandshake {
+		c.readHandshake(r)
+	}
+	if c.state.Load() == connOpen {
+		c.readFrames(r)
+	}
+	if n := r.Len(); n > 0 { // rejected, draining or closed: discard
+		r.Skip(n)
+		r.Release()
+	}
+}
+
+// readFrames parses everything buffered and dispatches it. Replies the
+// handler queues while a batch is dispatched go out in one writev.
+func (c *conn) readFrames(r netpoll.Reader) {
+	s := c.sess
+	s.BeginDispatch()
+	for n := r.Len(); n > 0 && c.state.Load() == connOpen; n = r.Len() {
+		b, err := r.Next(n)
+		if err != nil {
+			break
+		}
+		c.feed(b)
+		r.Release()
+	}
+	s.EndDispatch()
+}
+
+// feed parses b, which the connection owns until it returns (the parser
+// unmasks it in place), and dispatches what is complete.
+func (c *conn) feed(b []byte) {
+	for len(b) > 0 {
+		n, ch, ok, err := c.parser.Next(b)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		b = b[n:]
+		if !ok {
+			continue
+		}
+		if ch.IsControl() {
+			c.control(&ch)
+		} else {
+			c.data(&ch)
+		}
+		if c.state.Load() != connOpen {
+			return
+		}
+	}
+}
+
+// data delivers a message that arrived whole straight from the read
+// buffer, and assembles one that arrived in pieces.
+func (c *conn) data(ch *codec.Chunk) {
+	if ch.First && ch.Final {
+		c.deliver(ch.OpCode, ch.Payload)
+		return
+	}
+	if ch.First {
+		c.msg, c.msgOp = getBuffer(len(ch.Payload)), ch.OpCode
+	}
+	*c.msg = append(*c.msg, ch.Payload...)
+	if ch.Final {
+		c.deliver(c.msgOp, *c.msg)
+		putBuffer(c.msg)
+		c.msg = nil
+	}
+}
+
+func (c *conn) deliver(op codec.OpCode, payload []byte) {
+	c.sess.CountIn(op, len(payload))
+	c.sess.Receive(session.Message{Type: session.MessageType(op), Data: payload})
+}
+
+func (c *conn) control(ch *codec.Chunk) {
+	payload := ch.Payload
+	if !(ch.First && ch.Final) { // a control frame split across reads
+		if ch.First {
+			c.ctl = getBuffer(codec.MaxControlPayload)
+		}
+		*c.ctl = append(*c.ctl, ch.Payload...)
+		if !ch.Final {
+			return
+		}
+		payload = *c.ctl
+		defer func() { putBuffer(c.ctl); c.ctl = nil }()
+	}
+	c.sess.CountIn(ch.OpCode, len(payload))
+	switch ch.OpCode {
+	case codec.OpPing:
+		c.sess.ReceivePing(payload)
+	case codec.OpClose:
+		code, reason, err := codec.ParseClose(payload)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		// RFC 6455 section 5.5.1: nothing after a close frame is processed.
+		c.state.CompareAndSwap(connOpen, connDraining)
+		c.sess.ReceiveClose(code, reason)
+	}
+}
+
+// fail closes the session with the code the protocol error calls for.
+func (c *conn) fail(err error) {
+	c.state.CompareAndSwap(connOpen, connDraining)
+	var pe *codec.ProtocolError
+	if !errors.As(err, &pe) {
+		pe = &codec.ProtocolError{Code: codec.StatusProtocolError, Reason: err.Error()}
+	}
+	c.sess.Fail(pe)
+}
+
+// recoverPanic keeps a panicking handler from taking the process down: the
+// connection is closed with 1011 and the panic logged with its stack.
+func (c *conn) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	c.srv.reportPanic(v, c)
+	c.state.Store(connDraining)
+	if s := c.sess; s != nil {
+		s.Close(codec.StatusInternalError, "internal error")
+		s.EndDispatch()
+	} else {
+		c.nc.Close()
+	}
+}
+
+// bufferPool recycles the transient buffers: request heads and messages
+// that arrive in pieces. Idle connections hold none.
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuffer(hint int) *[]byte {
+	b := bufferPool.Get().(*[]byte)
+	if cap(*b) < hint {
+		*b = make([]byte, 0, hint)
+	}
+	return b
+}
+
+// maxPooledBuffer keeps a rare huge message from pinning its buffer in the
+// pool forever.
+const maxPooledBuffer = 64 << 10
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > maxPooledBuffer {
+		return
+	}
+	*b = (*b)[:0]
+	bufferPool.Put(b)
+}
