@@ -149,12 +149,14 @@ func (c *conn) onRequest() {
 	if c.state.Load() == connHandshake {
 		c.readHandshake(r)
 	}
-	if c.state.Load() == connOpen {
-		c.readFrames(r)
-	}
-	if n := r.Len(); n > 0 { // rejected, draining or closed: discard
-		r.Skip(n)
-		r.Release()
+	switch c.state.Load() {
+	case connOpen:
+		c.readFrames(r) // input that arrives after it returns starts a new task
+	case connRejected, connDraining, connClosed:
+		if n := r.Len(); n > 0 {
+			r.Skip(n)
+			r.Release()
+		}
 	}
 }
 

@@ -76,3 +76,51 @@ func testPayload(text bool, size int) []byte {
 	}
 	return p
 }
+
+// TestEchoStreamIntegrity pipelines messages of mixed sizes without waiting
+// for their echoes, so that input keeps arriving while the server is busy
+// writing: every echo must come back whole and in order.
+func TestEchoStreamIntegrity(t *testing.T) {
+	_, addr := startServer(t, Options{}, handler.Echo{})
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const messages = 600
+	sizes := make([]int, messages)
+	for i := range sizes {
+		sizes[i] = []int{0, 1, 125, 126, 4095, 4097, 65535, 65536, 70001}[i%9]
+	}
+	go func() {
+		for i, size := range sizes {
+			p := testPayload(false, size)
+			if size > 0 {
+				p[0] = byte(i)
+			}
+			if err := c.WriteMessage(websocket.BinaryMessage, p); err != nil {
+				return
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i, size := range sizes {
+		_, got, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf(
+				"echo %d: %v",
+				i, err,
+			)
+		}
+		want := testPayload(false, size)
+		if size > 0 {
+			want[0] = byte(i)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf(
+				"echo %d: %d bytes differ from the %d sent",
+				i, len(got), size,
+			)
+		}
+	}
+}
