@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/session"
 )
 
 // TestEchoWithIndependentClient echoes text and binary messages at the
@@ -81,7 +82,9 @@ func testPayload(text bool, size int) []byte {
 // for their echoes, so that input keeps arriving while the server is busy
 // writing: every echo must come back whole and in order.
 func TestEchoStreamIntegrity(t *testing.T) {
-	_, addr := startServer(t, Options{}, handler.Echo{})
+	// The client writes faster than it reads; a queue that holds the whole
+	// run keeps the slow-consumer policy out of this test.
+	_, addr := startServer(t, Options{Session: session.Options{QueueMaxBytes: 64 << 20, QueueMaxMessages: 1000}}, handler.Echo{})
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)

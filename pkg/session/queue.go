@@ -109,13 +109,13 @@ func (s *Session) overflow(f *Frame) error {
 	}
 	// Close policy: what is queued will not reach a client that does not
 	// read; drop it so that the close frame goes out first.
+	pending, pendingMsgs := s.pendingBytes, s.pendingMsgs
 	discarded := s.q
 	s.q = nil
 	if discarded != nil {
 		s.pendingBytes -= discarded.bytes
 		s.pendingMsgs -= len(discarded.frames)
 	}
-	pending := s.pendingBytes
 	s.mu.Unlock()
 	f.release(true)
 	if discarded != nil {
@@ -127,6 +127,7 @@ func (s *Session) overflow(f *Frame) error {
 		zap.Stringer("session", s.id),
 		zap.Stringer("ip", s.info.ClientIP),
 		zap.Int("pending_bytes", pending),
+		zap.Int("pending_messages", pendingMsgs),
 		zap.Int("queue_max_bytes", h.opts.QueueMaxBytes),
 		zap.Int("queue_max_messages", h.opts.QueueMaxMessages))
 	s.close(codec.StatusPolicyViolation, "slow consumer", afterCloseTCP, false)
