@@ -96,7 +96,7 @@ func TestValidKey(t *testing.T) {
 		"dGhlIHNhbXBsZSBub25jZQ=":  false,
 		"!!!!!!!!!!!!!!!!!!!!!!==": false,
 		"dGhlIHNhbXBsZSBub25jZSE=": false, // 17 bytes
-		"": false,
+		"":                         false,
 	} {
 		if got := validKey([]byte(key)); got != want {
 			t.Errorf(

@@ -24,7 +24,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cloudwego/netpoll"
@@ -194,7 +193,7 @@ var ErrServerClosed = errors.New("poller: server closed")
 // Serve accepts connections on ln until Shutdown or Close. A Server serves
 // one listener, once.
 func (s *Server) Serve(ln net.Listener) error {
-	npln, err := netpoll.ConvertListener(ln)
+	npln, err := newListener(ln, &s.draining, &s.stats.Refused)
 	if err != nil {
 		return fmt.Errorf("poller: listener: %w", err)
 	}
@@ -211,6 +210,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.evl != nil || s.draining.Load() {
 		s.mu.Unlock()
+		npln.file.Close()
 		return ErrServerClosed
 	}
 	s.evl, s.ln = evl, npln
@@ -224,7 +224,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.draining.Load() {
 		return ErrServerClosed
 	}
-	return err
+	return err // the listener failed
 }
 
 // Addr returns the address the server listens on, once Serve was called.
@@ -354,17 +354,13 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// stopAccepting shuts the listening socket down for reading: the kernel
-// stops completing handshakes for it (new clients are refused at once) and
-// netpoll's Serve returns, while accepted connections stay untouched.
+// stopAccepting makes the listener refuse new connections: they are
+// accepted and closed at once, so clients fail fast and retry elsewhere,
+// while established connections are untouched. (Closing the listening
+// socket itself is left to netpoll at the end of the shutdown.)
 func (s *Server) stopAccepting() {
 	s.ready.Store(false)
-	s.mu.Lock()
-	ln := s.ln
-	s.mu.Unlock()
-	if ln != nil {
-		syscall.Shutdown(ln.Fd(), syscall.SHUT_RD)
-	}
+	s.draining.Store(true)
 }
 
 func (s *Server) closeHandshakes() {

@@ -31,6 +31,7 @@ func (r RejectReason) String() string { return rejectLabels[r] }
 // Stats are the poller's counters.
 type Stats struct {
 	Accepted   metric.Counter // TCP connections accepted
+	Refused    metric.Counter // connections refused while draining
 	Upgraded   metric.Counter // handshakes that succeeded
 	PagesSent  metric.Counter // plain HTTP pages served
 	Rejections [numRejectReasons]metric.Counter

@@ -23,10 +23,11 @@ func (t MessageType) String() string { return codec.OpCode(t).String() }
 // holds the same bytes. Frames are reference counted and their buffers
 // pooled; the bytes must not be changed once the frame is built.
 type Frame struct {
-	buf   []byte
-	refs  atomic.Int32
-	class int8 // index into framePools, or -1 when not pooled
-	op    codec.OpCode
+	buf     []byte
+	refs    atomic.Int32
+	payload int32 // payload length, for traffic counters
+	class   int8  // index into framePools, or -1 when not pooled
+	op      codec.OpCode
 }
 
 // NewFrame encodes a data message as one frame and returns it with one
@@ -45,7 +46,7 @@ func (f *Frame) Len() int { return len(f.buf) }
 func newFrame(op codec.OpCode, payload []byte) *Frame {
 	size := codec.HeaderSize(len(payload)) + len(payload)
 	f := getFrame(size)
-	f.op = op
+	f.op, f.payload = op, int32(len(payload))
 	f.buf = codec.AppendFrame(f.buf[:0], op, payload)
 	f.refs.Store(1)
 	return f

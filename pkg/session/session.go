@@ -101,8 +101,8 @@ func (s *Session) ClientIP() netip.Addr { return s.info.ClientIP }
 // ConnectedAt returns when the handshake completed.
 func (s *Session) ConnectedAt() time.Time { return s.connectedAt }
 
-// Traffic returns the bytes and messages received from and sent to the
-// client so far (data and control frames, as on the wire).
+// Traffic returns the payload bytes and the frames received from and sent
+// to the client so far, control frames included.
 func (s *Session) Traffic() (bytesIn, bytesOut, msgsIn, msgsOut uint64) {
 	s.mu.Lock()
 	bytesOut, msgsOut = s.bytesOut, s.msgsOut

@@ -27,9 +27,9 @@ func TestSendWritesFrames(t *testing.T) {
 			got, want,
 		)
 	}
-	if _, out, _, msgs := s.Traffic(); out != 12 || msgs != 2 {
+	if _, out, _, msgs := s.Traffic(); out != 8 || msgs != 2 {
 		t.Fatalf(
-			"traffic out=%d msgs=%d, want 12 and 2",
+			"traffic out=%d msgs=%d, want 8 and 2",
 			out, msgs,
 		)
 	}

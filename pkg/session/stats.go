@@ -6,7 +6,7 @@ import (
 )
 
 // Stats are the hub's counters, updated with single atomic adds. Messages
-// and bytes are indexed by opcode.
+// (frames, for control opcodes) and payload bytes are indexed by opcode.
 type Stats struct {
 	Opened metric.Counter
 	Closed metric.Counter

@@ -1,0 +1,29 @@
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: test test-race test-alloc bench fuzz vet build
+
+# What CI runs (see .ci/run): the suite under the race detector, then the
+# allocation checks, which the race detector would distort.
+test: vet test-race test-alloc
+
+vet:
+	$(GO) vet ./...
+
+test-race:
+	$(GO) test -race -count=1 ./...
+
+test-alloc:
+	$(GO) test -count=1 -run 'Allocat' ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./pkg/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzUTF8Validator$$' -fuzztime $(FUZZTIME) ./pkg/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzParseClose$$' -fuzztime $(FUZZTIME) ./pkg/codec
+
+build:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/gateway ./cmd/gateway

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+// Config is every option of the gateway. Each field's yaml tag is its key
+// in the configuration file; the same path, upper-cased with dots and dashes
+// as underscores and prefixed with GATEWAY_, is its environment variable,
+// and with dots and dashes as its flag name. The help tag is what -h says.
+type Config struct {
+	Listen          string        `yaml:"listen" help:"TCP address for WebSocket clients (and the demo page)"`
+	Path            string        `yaml:"path" help:"URL path of the WebSocket endpoint"`
+	Handler         string        `yaml:"handler" help:"application: echo (send every message back) or broadcast (send every message to everyone)"`
+	NodeID          int           `yaml:"node_id" help:"0-65535, the top 16 bits of every session ID; unique per node of a cluster"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" help:"on SIGTERM, how long to wait for clients to answer close 1001 before cutting them off"`
+
+	Log       LogConfig       `yaml:"log"`
+	Handshake HandshakeConfig `yaml:"handshake"`
+	Origins   OriginsConfig   `yaml:"origins"`
+	Proxies   []string        `yaml:"trusted_proxies" help:"CIDRs or addresses of proxies whose X-Forwarded-For and X-Real-IP are believed (comma-separated)"`
+	Limits    LimitsConfig    `yaml:"limits"`
+	Session   SessionConfig   `yaml:"session"`
+	Workers   WorkersConfig   `yaml:"workers"`
+	Netpoll   NetpollConfig   `yaml:"netpoll"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level" help:"debug, info, warn or error; reloaded on SIGHUP"`
+	Format string `yaml:"format" help:"json, console, or auto (console when stdout is a terminal)"`
+}
+
+type HandshakeConfig struct {
+	Timeout        time.Duration `yaml:"timeout" help:"time from accept to a complete request head"`
+	MaxHeaderBytes ByteSize      `yaml:"max_header_bytes" help:"largest request head; larger ones get 431"`
+}
+
+type OriginsConfig struct {
+	Allowed         []string `yaml:"allowed" help:"browser origins allowed to connect: https://app.example.com, *.example.com, or * (comma-separated); reloaded on SIGHUP"`
+	AllowMissing    bool     `yaml:"allow_missing" help:"allow clients that send no Origin header (non-browser clients)"`
+	AllowSameOrigin bool     `yaml:"allow_same_origin" help:"allow pages served from the gateway's own host name"`
+}
+
+type LimitsConfig struct {
+	MaxMessageSize ByteSize `yaml:"max_message_size" help:"largest message a client may send; larger ones close the session with 1009"`
+	MaxConnections int      `yaml:"max_connections" help:"sessions at most; further handshakes get 503 (0: no limit)"`
+}
+
+type SessionConfig struct {
+	QueueMaxBytes    ByteSize      `yaml:"queue_max_bytes" help:"write queue limit per session, in bytes"`
+	QueueMaxMessages int           `yaml:"queue_max_messages" help:"write queue limit per session, in messages"`
+	SlowConsumer     string        `yaml:"slow_consumer" help:"when a queue is full: close (with 1008) or drop (the newest message)"`
+	WriteTimeout     time.Duration `yaml:"write_timeout" help:"close a session whose client does not read for this long"`
+	PingInterval     time.Duration `yaml:"ping_interval" help:"ping sessions that sent nothing for this long"`
+	IdleTimeout      time.Duration `yaml:"idle_timeout" help:"close sessions that sent nothing (not even a pong) for this long"`
+	CloseTimeout     time.Duration `yaml:"close_timeout" help:"how long to wait for the client's answer to a close frame"`
+}
+
+type WorkersConfig struct {
+	Max         int           `yaml:"max" help:"handler goroutines at most (0: 64 per CPU)"`
+	IdleTimeout time.Duration `yaml:"idle_timeout" help:"idle handler goroutines exit after this long"`
+}
+
+type NetpollConfig struct {
+	BufferSize ByteSize `yaml:"buffer_size" help:"initial read buffer per connection; the main cost of an idle connection"`
+	Pollers    int      `yaml:"pollers" help:"epoll loops (0: one per 20 CPUs)"`
+}
+
+// validate reports every invalid option at once.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen: an address such as :8080 is required")
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		bad("path %q: must start with /", c.Path)
+	}
+	if _, ok := handler.ByName(c.Handler); !ok {
+		bad("handler %q: want one of %s", c.Handler, strings.Join(handler.Names, ", "))
+	}
+	if c.NodeID < 0 || c.NodeID > 0xFFFF {
+		bad("node_id %d: want 0 to 65535", c.NodeID)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		bad("log.level: %v", err)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		bad("log.format %q: want auto, json or console", c.Log.Format)
+	}
+	if _, err := session.ParsePolicy(c.Session.SlowConsumer); err != nil {
+		bad("session.slow_consumer: %v", err)
+	}
+	for name, d := range map[string]time.Duration{
+		"shutdown_timeout": c.ShutdownTimeout, "handshake.timeout": c.Handshake.Timeout,
+		"session.write_timeout": c.Session.WriteTimeout, "session.ping_interval": c.Session.PingInterval,
+		"session.idle_timeout": c.Session.IdleTimeout, "session.close_timeout": c.Session.CloseTimeout,
+		"workers.idle_timeout": c.Workers.IdleTimeout,
+	} {
+		if d <= 0 {
+			bad("%s %v: must be positive", name, d)
+		}
+	}
+	if c.Session.IdleTimeout <= c.Session.PingInterval {
+		bad("session.idle_timeout (%v) must be longer than session.ping_interval (%v), or live clients are closed before they can answer a ping",
+			c.Session.IdleTimeout, c.Session.PingInterval)
+	}
+	for name, n := range map[string]int64{
+		"handshake.max_header_bytes": int64(c.Handshake.MaxHeaderBytes), "limits.max_message_size": int64(c.Limits.MaxMessageSize),
+		"session.queue_max_bytes": int64(c.Session.QueueMaxBytes), "session.queue_max_messages": int64(c.Session.QueueMaxMessages),
+		"netpoll.buffer_size": int64(c.Netpoll.BufferSize),
+	} {
+		if n <= 0 {
+			bad("%s %d: must be positive", name, n)
+		}
+	}
+	if c.Limits.MaxConnections < 0 || c.Workers.Max < 0 || c.Netpoll.Pollers < 0 {
+		bad("limits.max_connections, workers.max and netpoll.pollers must not be negative")
+	}
+	return errors.Join(errs...)
+}

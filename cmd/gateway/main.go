@@ -1,0 +1,216 @@
+// Command gateway runs the WebSocket gateway: an epoll-based server that
+// holds hundreds of thousands of connections per node without a goroutine
+// per connection. See README.md, and `gateway -h` for every option.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/poller"
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+// version is set at build time: -ldflags "-X main.version=$(git describe)".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if len(rev) > 12 {
+			return "dev-" + rev[:12] + dirty
+		}
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+	}
+	return "dev"
+}
+
+// run is main with its exit code returned: 0 after a clean shutdown, 1 when
+// the gateway fails or is killed by a second signal, 2 for bad options.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, inv, err := loadConfig(args, os.LookupEnv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 2
+	case inv.version:
+		fmt.Fprintln(stdout, "gateway", versionString())
+		return 0
+	case inv.printConfig:
+		printConfig(stdout, cfg)
+		return 0
+	}
+	level := zap.NewAtomicLevel()
+	lvl, _ := parseLevel(cfg.Log.Level)
+	level.SetLevel(lvl)
+	log := newLogger(cfg.Log, level)
+	defer log.Sync()
+	if err := serve(cfg, inv, level, log); err != nil {
+		log.Error("gateway failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// serve runs the gateway until a signal stops it.
+func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) error {
+	process := poller.ConfigureProcess(poller.ProcessOptions{
+		BufferSize: int(cfg.Netpoll.BufferSize),
+		Pollers:    cfg.Netpoll.Pollers,
+	})
+	opts, err := serverOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	h, _ := handler.ByName(cfg.Handler)
+	srv := poller.New(opts, h)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another process using it?)", cfg.Listen, err)
+	}
+	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
+		zap.Int("netpoll_buffer", process.BufferSize), zap.String("config", inv.configPath))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("server stopped: %w", err)
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				reload(inv, srv, level, log)
+				continue
+			}
+			return shutdown(srv, cfg.ShutdownTimeout, sig, signals, served, log)
+		}
+	}
+}
+
+// shutdown drains the server; a second signal exits at once.
+func shutdown(srv *poller.Server, timeout time.Duration, sig os.Signal, signals <-chan os.Signal, served <-chan error, log *zap.Logger) error {
+	log.Info("shutting down: closing sessions with 1001", zap.String("signal", sig.String()),
+		zap.Int("sessions", srv.Hub().Count()), zap.Duration("timeout", timeout))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			<-served
+			if err != nil {
+				log.Warn("shutdown deadline passed; remaining sessions were cut off", zap.Error(err))
+			} else {
+				log.Info("shutdown complete")
+			}
+			return nil
+		case s := <-signals:
+			if s == syscall.SIGHUP {
+				continue
+			}
+			log.Warn("second signal: exiting at once", zap.String("signal", s.String()))
+			log.Sync()
+			os.Exit(1)
+		}
+	}
+}
+
+// serverOptions turns the configuration into the poller's options.
+func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
+	origins, err := poller.NewOriginPolicy(cfg.Origins.Allowed, cfg.Origins.AllowMissing, cfg.Origins.AllowSameOrigin)
+	if err != nil {
+		return poller.Options{}, err
+	}
+	proxies, err := poller.ParseTrustedProxies(cfg.Proxies)
+	if err != nil {
+		return poller.Options{}, err
+	}
+	policy, _ := session.ParsePolicy(cfg.Session.SlowConsumer)
+	return poller.Options{
+		Path:             cfg.Path,
+		HandshakeTimeout: cfg.Handshake.Timeout,
+		MaxHeaderBytes:   int(cfg.Handshake.MaxHeaderBytes),
+		MaxMessageSize:   int64(cfg.Limits.MaxMessageSize),
+		MaxConnections:   cfg.Limits.MaxConnections,
+		Workers:          cfg.Workers.Max,
+		WorkerIdleTime:   cfg.Workers.IdleTimeout,
+		Origins:          origins,
+		TrustedProxies:   proxies,
+		Logger:           log,
+		Session: session.Options{
+			NodeID:           uint16(cfg.NodeID),
+			QueueMaxBytes:    int(cfg.Session.QueueMaxBytes),
+			QueueMaxMessages: cfg.Session.QueueMaxMessages,
+			SlowConsumer:     policy,
+			WriteTimeout:     cfg.Session.WriteTimeout,
+			PingInterval:     cfg.Session.PingInterval,
+			IdleTimeout:      cfg.Session.IdleTimeout,
+			CloseTimeout:     cfg.Session.CloseTimeout,
+			Logger:           log,
+		},
+	}, nil
+}
+
+// reload applies what can change without dropping connections: the log
+// level, the origin allowlist and the trusted proxies. Everything else
+// needs a restart, and reload says so.
+func reload(inv invocation, srv *poller.Server, level zap.AtomicLevel, log *zap.Logger) {
+	cfg, _, err := loadConfig(inv.args, os.LookupEnv, io.Discard)
+	if err != nil {
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return
+	}
+	lvl, _ := parseLevel(cfg.Log.Level)
+	origins, err := poller.NewOriginPolicy(cfg.Origins.Allowed, cfg.Origins.AllowMissing, cfg.Origins.AllowSameOrigin)
+	if err != nil {
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return
+	}
+	proxies, err := poller.ParseTrustedProxies(cfg.Proxies)
+	if err != nil {
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return
+	}
+	level.SetLevel(lvl)
+	srv.SetOrigins(origins)
+	srv.SetTrustedProxies(proxies)
+	log.Info("configuration reloaded (log level, origins, trusted proxies; other changes need a restart)",
+		zap.Stringer("level", lvl), zap.Strings("origins", cfg.Origins.Allowed), zap.Strings("trusted_proxies", cfg.Proxies))
+}

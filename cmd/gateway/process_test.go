@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gateway-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "gateway")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the gateway: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// gatewayProcess is the real binary, started the way systemd starts it.
+type gatewayProcess struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	mu   sync.Mutex
+	logs []map[string]any
+	done chan struct{}
+}
+
+func startGateway(t *testing.T, args ...string) *gatewayProcess {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"-listen", "127.0.0.1:0", "-log.format", "json"}, args...)...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &gatewayProcess{t: t, cmd: cmd, done: make(chan struct{})}
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			p.mu.Lock()
+			p.logs = append(p.logs, line)
+			p.mu.Unlock()
+			if line["msg"] == "listening" {
+				listening <- line["addr"].(string)
+			}
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	select {
+	case p.addr = <-listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not start listening")
+	}
+	return p
+}
+
+func (p *gatewayProcess) signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
+
+// wait returns the exit code, failing the test if the process outlives d.
+func (p *gatewayProcess) wait(d time.Duration) int {
+	p.t.Helper()
+	exited := make(chan error, 1)
+	go func() { <-p.done; exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return 0
+	case <-time.After(d):
+		p.t.Fatalf(
+			"gateway still running after %v",
+			d,
+		)
+		return -1
+	}
+}
+
+func (p *gatewayProcess) logged(msg string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.logs {
+		if l["msg"] == msg {
+			return true
+		}
+	}
+	return false
+}
+
+func dial(t *testing.T, addr string, header map[string][]string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestSIGTERMClosesEveryClientWith1001 runs the binary, connects clients,
+// sends SIGTERM, and checks every client receives close 1001 and the
+// process exits 0.
+func TestSIGTERMClosesEveryClientWith1001(t *testing.T) {
+	p := startGateway(t)
+	const clients = 25
+	codes := make(chan int, clients)
+	for range clients {
+		c := dial(t, p.addr, nil)
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					code := -1
+					if ce, ok := err.(*websocket.CloseError); ok {
+						code = ce.Code
+					}
+					codes <- code
+					return
+				}
+			}
+		}()
+	}
+	p.signal(syscall.SIGTERM)
+	for range clients {
+		select {
+		case code := <-codes:
+			if code != websocket.CloseGoingAway {
+				t.Fatalf(
+					"client got close %d, want 1001",
+					code,
+				)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a client got no close frame")
+		}
+	}
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf(
+			"exit code %d, want 0",
+			code,
+		)
+	}
+	if !p.logged("shutdown complete") {
+		t.Fatal("no clean shutdown logged")
+	}
+}
+
+// TestSecondSignalExitsAtOnce: a client that never answers the close frame
+// holds the shutdown; a second signal ends the process immediately.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	p := startGateway(t, "-shutdown-timeout", "1m", "-session.close-timeout", "1m")
+	c := dial(t, p.addr, nil)
+	c.SetCloseHandler(func(int, string) error { return nil }) // never answers
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	p.signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	p.signal(syscall.SIGINT)
+	if code := p.wait(5 * time.Second); code != 1 {
+		t.Fatalf(
+			"exit code %d, want 1 for a forced exit",
+			code,
+		)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf(
+			"second signal took %v to end the process",
+			took,
+		)
+	}
+}
+
+// TestSIGHUPReloadsWithoutDroppingConnections changes the log level and the
+// origin allowlist in the file and sends SIGHUP: the open connection keeps
+// working and the new allowlist applies to new handshakes.
+func TestSIGHUPReloadsWithoutDroppingConnections(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(file, []byte("log:\n  level: info\norigins:\n  allowed: [\"https://old.example\"]\n  allow_same_origin: false\n"), 0o644)
+	p := startGateway(t, "-config", file)
+	old := dial(t, p.addr, map[string][]string{"Origin": {"https://old.example"}})
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+p.addr+"/ws", map[string][]string{"Origin": {"https://new.example"}}); err == nil {
+		t.Fatal("new origin allowed before the reload")
+	}
+	os.WriteFile(file, []byte("log:\n  level: debug\norigins:\n  allowed: [\"https://new.example\"]\n  allow_same_origin: false\n"), 0o644)
+	p.signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !p.logged("configuration reloaded (log level, origins, trusted proxies; other changes need a restart)") {
+		if time.Now().After(deadline) {
+			t.Fatal("reload not logged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dial(t, p.addr, map[string][]string{"Origin": {"https://new.example"}})
+	if err := old.WriteMessage(websocket.TextMessage, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	old.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, m, err := old.ReadMessage(); err != nil || string(m) != "still here" {
+		t.Fatalf(
+			"connection dropped by the reload: %q %v",
+			m, err,
+		)
+	}
+	// debug level is on: session open/close lines now appear.
+	dial(t, p.addr, map[string][]string{"Origin": {"https://new.example"}}).Close()
+	deadline = time.Now().Add(5 * time.Second)
+	for !p.logged("session opened") {
+		if time.Now().After(deadline) {
+			t.Fatal("log level not reloaded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestVersionAndBadFlags(t *testing.T) {
+	out, err := exec.Command(binary, "-version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "gateway ") {
+		t.Fatalf(
+			"-version: %q %v",
+			out, err,
+		)
+	}
+	err = exec.Command(binary, "-session.slow-consumer", "ignore").Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf(
+			"bad option: %v, want exit code 2",
+			err,
+		)
+	}
+}

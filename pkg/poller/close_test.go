@@ -1,0 +1,357 @@
+package poller
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/xh-control/gateway/pkg/codec"
+	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+// TestProtocolErrorsCloseWithTheRightCode sends malformed frames over a raw
+// socket and checks the close code, that the server ends the connection, and
+// that other sessions are unharmed.
+func TestProtocolErrorsCloseWithTheRightCode(t *testing.T) {
+	srv, addr := startServer(t, Options{MaxMessageSize: 4096}, handler.Echo{})
+	bystander := dialRaw(t, addr)
+	bystander.upgrade("/ws")
+	masked := func(fin bool, op codec.OpCode, p string) []byte {
+		return codec.AppendMaskedFrame(nil, fin, op, clientMask, []byte(p))
+	}
+	huge := []byte{0x82, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // announces 2^62 bytes
+	cases := []struct {
+		name  string
+		bytes []byte
+		code  codec.StatusCode
+	}{
+		{name: "unmasked frame", bytes: codec.AppendFrame(nil, codec.OpText, []byte("hi")), code: 1002},
+		{name: "reserved opcode", bytes: masked(true, 5, ""), code: 1002},
+		{name: "rsv bits", bytes: append([]byte{0xC1}, masked(true, codec.OpText, "x")[1:]...), code: 1002},
+		{name: "fragmented ping", bytes: masked(false, codec.OpPing, ""), code: 1002},
+		{name: "long ping", bytes: masked(true, codec.OpPing, strings.Repeat("p", 126)), code: 1002},
+		{name: "continuation without start", bytes: masked(true, codec.OpContinuation, "x"), code: 1002},
+		{name: "close with 1 byte", bytes: masked(true, codec.OpClose, "\x03"), code: 1002},
+		{name: "close with code 1005", bytes: masked(true, codec.OpClose, "\x03\xed"), code: 1002},
+		{name: "invalid utf-8", bytes: masked(true, codec.OpText, "\xed\xa0\x80"), code: 1007},
+		{name: "invalid utf-8 in close reason", bytes: masked(true, codec.OpClose, "\x03\xe8\xff"), code: 1007},
+		{name: "invalid utf-8 in a first fragment", bytes: masked(false, codec.OpText, "ok\xf4\x90"), code: 1007},
+		{name: "message over the limit", bytes: masked(true, codec.OpBinary, strings.Repeat("b", 4097)), code: 1009},
+		{name: "fragments over the limit", bytes: append(masked(false, codec.OpBinary, strings.Repeat("b", 4000)), masked(true, codec.OpContinuation, strings.Repeat("b", 100))...), code: 1009},
+		{name: "2^62 bytes announced", bytes: huge, code: 1009},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			c.upgrade("/ws")
+			c.send(string(tc.bytes))
+			c.expectClose(tc.code)
+		})
+	}
+	bystander.writeFrame(true, codec.OpText, []byte("still here"))
+	if f, err := bystander.readFrame(5 * time.Second); err != nil || string(f.payload) != "still here" {
+		t.Fatalf(
+			"bystander: %q %v",
+			f.payload, err,
+		)
+	}
+	waitUntil(t, "failed sessions cleaned up", func() bool { return srv.Hub().Count() == 1 })
+}
+
+// TestCloseHandshake checks both directions of the closing handshake.
+func TestCloseHandshake(t *testing.T) {
+	srv, addr := startServer(t, Options{}, handler.Echo{})
+	t.Run("client starts", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.upgrade("/ws")
+		c.writeFrame(true, codec.OpClose, codec.AppendCloseBody(nil, 4001, "bye"))
+		c.expectClose(4001)
+	})
+	t.Run("client starts without a code", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.upgrade("/ws")
+		c.writeFrame(true, codec.OpClose, nil)
+		f, err := c.readFrame(5 * time.Second)
+		if err != nil || f.op != codec.OpClose || len(f.payload) != 0 {
+			t.Fatalf(
+				"answer %v %q %v, want an empty close",
+				f.op, f.payload, err,
+			)
+		}
+		c.expectEOF()
+	})
+	t.Run("server starts", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.upgrade("/ws")
+		var s *session.Session
+		waitUntil(t, "session registered", func() bool {
+			srv.Hub().Registry().Range(func(x *session.Session) bool { s = x; return false })
+			return s != nil
+		})
+		s.Close(4002, "kicked")
+		f, err := c.readFrame(5 * time.Second)
+		if err != nil || f.op != codec.OpClose || f.closeCode() != 4002 {
+			t.Fatalf(
+				"got %v %q %v",
+				f.op, f.payload, err,
+			)
+		}
+		c.writeFrame(true, codec.OpClose, f.payload)
+		c.expectEOF()
+	})
+	waitUntil(t, "sessions cleaned up", func() bool { return srv.Hub().Count() == 0 })
+}
+
+// TestPingIsAnsweredWithPong checks the pong echoes the ping's payload.
+func TestPingIsAnsweredWithPong(t *testing.T) {
+	_, addr := startServer(t, Options{}, handler.Echo{})
+	c := dialRaw(t, addr)
+	c.upgrade("/ws")
+	c.writeFrame(true, codec.OpPing, []byte("are you there"))
+	f, err := c.readFrame(5 * time.Second)
+	if err != nil || f.op != codec.OpPong || string(f.payload) != "are you there" {
+		t.Fatalf(
+			"got %v %q %v",
+			f.op, f.payload, err,
+		)
+	}
+}
+
+// TestHeartbeatAndIdleTimeout: a silent client is pinged, and closed with
+// 1001 when it stays silent; a client that answers pings stays.
+func TestHeartbeatAndIdleTimeout(t *testing.T) {
+	srv, addr := startServer(t, Options{Session: session.Options{
+		PingInterval: 100 * time.Millisecond,
+		IdleTimeout:  400 * time.Millisecond,
+	}}, handler.Echo{})
+	silent := dialRaw(t, addr)
+	silent.upgrade("/ws")
+	lively := dialRaw(t, addr)
+	lively.upgrade("/ws")
+	deadline := time.Now().Add(900 * time.Millisecond)
+	pings := 0
+	for time.Now().Before(deadline) {
+		f, err := lively.readFrame(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		if f.op == codec.OpPing {
+			pings++
+			lively.writeFrame(true, codec.OpPong, f.payload)
+		}
+	}
+	if pings < 2 {
+		t.Fatalf(
+			"lively client got %d pings in 900ms, want several",
+			pings,
+		)
+	}
+	silent.expectClose(codec.StatusGoingAway)
+	if srv.Hub().Stats().IdleTimeouts.Load() != 1 || srv.Hub().Count() != 1 {
+		t.Fatalf(
+			"idle timeouts %d, sessions %d; want 1 and 1",
+			srv.Hub().Stats().IdleTimeouts.Load(), srv.Hub().Count(),
+		)
+	}
+}
+
+// TestHandlerPanicClosesOnlyThatSession: a panicking handler gets 1011 and
+// the process and other sessions carry on.
+func TestHandlerPanicClosesOnlyThatSession(t *testing.T) {
+	h := session.HandlerFuncs{Message: func(s *session.Session, m session.Message) {
+		if string(m.Data) == "panic" {
+			panic("handler bug")
+		}
+		s.Send(m.Type, m.Data)
+	}}
+	srv, addr := startServer(t, Options{}, h)
+	victim := dialRaw(t, addr)
+	victim.upgrade("/ws")
+	other := dialRaw(t, addr)
+	other.upgrade("/ws")
+	victim.writeFrame(true, codec.OpText, []byte("panic"))
+	victim.expectClose(codec.StatusInternalError)
+	other.writeFrame(true, codec.OpText, []byte("fine"))
+	if f, err := other.readFrame(5 * time.Second); err != nil || string(f.payload) != "fine" {
+		t.Fatalf(
+			"other session: %q %v",
+			f.payload, err,
+		)
+	}
+	if srv.Stats().Panics.Load() != 1 {
+		t.Fatalf(
+			"panics counted %d",
+			srv.Stats().Panics.Load(),
+		)
+	}
+}
+
+// TestGracefulShutdown: every client gets close 1001, answers, and Shutdown
+// returns nil once all sessions closed; new connections are refused.
+func TestGracefulShutdown(t *testing.T) {
+	srv := New(Options{}, handler.Echo{})
+	ln := listenLoopback(t)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	waitUntil(t, "ready", srv.Ready)
+	addr := ln.Addr().String()
+	var clients []*websocket.Conn
+	var closes atomic.Int32
+	for range 20 {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetCloseHandler(func(code int, text string) error {
+			if code == websocket.CloseGoingAway {
+				closes.Add(1)
+			}
+			return c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
+		})
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		clients = append(clients, c)
+	}
+	waitUntil(t, "sessions open", func() bool { return srv.Hub().Count() == 20 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf(
+			"Shutdown: %v",
+			err,
+		)
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Fatalf(
+			"Serve returned %v",
+			err,
+		)
+	}
+	if n := closes.Load(); n != 20 {
+		t.Fatalf(
+			"%d of 20 clients got close 1001",
+			n,
+		)
+	}
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil); err == nil {
+		t.Fatal("connection accepted after shutdown")
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+}
+
+// TestShutdownTimeoutClosesUnresponsiveClients: clients that never answer
+// the close frame are cut off when the shutdown context ends.
+func TestShutdownTimeoutClosesUnresponsiveClients(t *testing.T) {
+	srv := New(Options{Session: session.Options{CloseTimeout: time.Minute}}, handler.Echo{})
+	ln := listenLoopback(t)
+	go srv.Serve(ln)
+	waitUntil(t, "ready", srv.Ready)
+	c := dialRaw(t, ln.Addr().String())
+	c.upgrade("/ws") // and never reads or answers
+	waitUntil(t, "session open", func() bool { return srv.Hub().Count() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown reported a clean shutdown")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf(
+			"Shutdown took %v",
+			took,
+		)
+	}
+	f, _ := c.readFrame(time.Second)
+	if f.op != codec.OpClose || f.closeCode() != codec.StatusGoingAway {
+		t.Fatalf(
+			"got %v %q, want close 1001 before the cut",
+			f.op, f.payload,
+		)
+	}
+	c.expectEOF()
+	if srv.Hub().Count() != 0 {
+		t.Fatal("session left after shutdown")
+	}
+}
+
+// TestSlowConsumerDoesNotHurtOthers: a client that sends but never reads
+// fills its queue and is closed (close policy) or has messages dropped (drop
+// policy), while a normal client keeps echoing and memory stays bounded.
+func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
+	for _, policy := range []session.Policy{session.PolicyClose, session.PolicyDrop} {
+		t.Run(policy.String(), func(t *testing.T) {
+			srv, addr := startServer(t, Options{Session: session.Options{
+				QueueMaxBytes: 256 << 10,
+				SlowConsumer:  policy,
+				WriteTimeout:  2 * time.Second,
+			}}, handler.Echo{})
+			slow := dialRaw(t, addr)
+			slow.upgrade("/ws")
+			normal, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer normal.Close()
+			stop := make(chan struct{})
+			sent := make(chan int, 1)
+			go func() { // the slow client sends 64 KiB messages and never reads
+				frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 64<<10))
+				n := 0
+				defer func() { sent <- n }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					slow.conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+					if _, err := slow.conn.Write(frame); err != nil {
+						if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+							continue
+						}
+						return
+					}
+					n++
+				}
+			}()
+			msg := bytes.Repeat([]byte("n"), 100)
+			for i := range 200 {
+				normal.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				if err := normal.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+					t.Fatal(err)
+				}
+				normal.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, got, err := normal.ReadMessage(); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf(
+						"normal client, message %d: %v",
+						i, err,
+					)
+				}
+			}
+			st := srv.Hub().Stats()
+			switch policy {
+			case session.PolicyClose:
+				waitUntil(t, "slow consumer closed", func() bool {
+					return st.SlowConsumerCloses.Load()+st.WriteTimeouts.Load() >= 1 && srv.Hub().Count() == 1
+				})
+			case session.PolicyDrop:
+				waitUntil(t, "messages dropped", func() bool { return st.Dropped.Load() > 0 })
+			}
+			close(stop)
+			<-sent
+		})
+	}
+}
