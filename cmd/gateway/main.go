@@ -90,6 +90,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 	process := poller.ConfigureProcess(poller.ProcessOptions{
 		BufferSize: int(cfg.Netpoll.BufferSize),
 		Pollers:    cfg.Netpoll.Pollers,
+		Logger:     log,
 	})
 	opts, err := serverOptions(cfg, log)
 	if err != nil {

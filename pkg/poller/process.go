@@ -2,9 +2,11 @@ package poller
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/cloudwego/netpoll"
+	"go.uber.org/zap"
 )
 
 // ProcessOptions tune netpoll, whose settings are global to the process and
@@ -17,6 +19,10 @@ type ProcessOptions struct {
 	BufferSize int
 	// Pollers is the number of epoll loops; default GOMAXPROCS/20+1.
 	Pollers int
+	// Logger receives netpoll's own log lines (accept failures, such as
+	// running out of descriptors, at warn; resets by peers at debug).
+	// Nil discards them.
+	Logger *zap.Logger
 }
 
 var (
@@ -37,9 +43,10 @@ func ConfigureProcess(o ProcessOptions) ProcessOptions {
 		// by default); without lowering it, BufferSize cannot go below that.
 		netpoll.LinkBufferCap = o.BufferSize
 		netpoll.Configure(netpoll.Config{
-			BufferSize: o.BufferSize,
-			PollerNum:  o.Pollers,
-			Runner:     runTask,
+			BufferSize:   o.BufferSize,
+			PollerNum:    o.Pollers,
+			Runner:       runTask,
+			LoggerOutput: netpollLog{o.Logger},
 		})
 		processApplied = o
 	})
@@ -55,4 +62,23 @@ func runTask(ctx context.Context, task func()) {
 		return
 	}
 	go task()
+}
+
+// netpollLog turns netpoll's log.Logger lines into zap entries.
+type netpollLog struct{ log *zap.Logger }
+
+func (l netpollLog) Write(p []byte) (int, error) {
+	if l.log == nil {
+		return len(p), nil
+	}
+	line := strings.TrimSpace(string(p))
+	if i := strings.Index(line, "NETPOLL: "); i >= 0 {
+		line = line[i+len("NETPOLL: "):]
+	}
+	if strings.Contains(line, "before close") { // a peer reset its connection: routine
+		l.log.Debug(line, zap.String("component", "netpoll"))
+	} else {
+		l.log.Warn(line, zap.String("component", "netpoll"))
+	}
+	return len(p), nil
 }
