@@ -3,7 +3,10 @@ package poller
 import (
 	"net"
 	"testing"
+	"time"
 
+	"github.com/xh-control/gateway/pkg/codec"
+	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -19,4 +22,24 @@ func listenLoopback(t testing.TB) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+func TestBroadcastHandlerReachesEveryone(t *testing.T) {
+	_, addr := startServer(t, Options{}, handler.Broadcast{})
+	var clients []*rawClient
+	for range 5 {
+		c := dialRaw(t, addr)
+		c.upgrade("/ws")
+		clients = append(clients, c)
+	}
+	clients[2].writeFrame(true, codec.OpText, []byte("hello room"))
+	for i, c := range clients {
+		f, err := c.readFrame(5 * time.Second)
+		if err != nil || f.op != codec.OpText || string(f.payload) != "hello room" {
+			t.Fatalf(
+				"client %d got %v %q %v",
+				i, f.op, f.payload, err,
+			)
+		}
+	}
 }

@@ -105,14 +105,10 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 		c.rejectWith(req, RejectBadHandshake, out.Bytes(), err.Error())
 		return
 	}
-	if n, err := c.Write([][]byte{out.Bytes()}); err != nil || n != out.Len() {
-		c.nc.Close() // a fresh socket that cannot take 200 bytes is gone
-		return
-	}
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
 	c.parser.Reset(codec.ParserOptions{MaxMessageSize: srv.opts.MaxMessageSize})
-	c.sess = srv.hub.Open(c, session.Info{Remote: c.remote, ClientIP: clientIP})
+	c.sess = srv.hub.Open(c, session.Info{Remote: c.remote, ClientIP: clientIP}, out.Bytes())
 	c.state.Store(connOpen)
 	srv.stats.Upgraded.Inc()
 	srv.stats.HandshakeLatency.ObserveDuration(time.Duration(time.Now().UnixNano() - c.acceptedAt))

@@ -28,6 +28,7 @@ type Frame struct {
 	payload int32 // payload length, for traffic counters
 	class   int8  // index into framePools, or -1 when not pooled
 	op      codec.OpCode
+	raw     bool // not a WebSocket frame (the handshake response): not counted
 }
 
 // NewFrame encodes a data message as one frame and returns it with one
@@ -46,7 +47,7 @@ func (f *Frame) Len() int { return len(f.buf) }
 func newFrame(op codec.OpCode, payload []byte) *Frame {
 	size := codec.HeaderSize(len(payload)) + len(payload)
 	f := getFrame(size)
-	f.op, f.payload = op, int32(len(payload))
+	f.op, f.payload, f.raw = op, int32(len(payload)), false
 	f.buf = codec.AppendFrame(f.buf[:0], op, payload)
 	f.refs.Store(1)
 	return f

@@ -125,9 +125,12 @@ func (h *Hub) Count() int { return h.registry.Count() }
 
 func (h *Hub) now() int64 { return h.clock.Load() }
 
-// Open creates a session on t and registers it. The poller calls it once the
-// handshake succeeded, then calls Start.
-func (h *Hub) Open(t Transport, info Info) *Session {
+// Open creates a session on t and registers it. preamble, the handshake
+// response, is queued before the session becomes visible, so that nothing
+// sent to the session (a broadcast, say) can reach the wire before it, and
+// a client that has read the response is sure to be in the registry. The
+// poller then calls Start.
+func (h *Hub) Open(t Transport, info Info, preamble []byte) *Session {
 	s := &Session{
 		id:          h.ids.Next(),
 		hub:         h,
@@ -136,15 +139,27 @@ func (h *Hub) Open(t Transport, info Info) *Session {
 		connectedAt: time.Now(),
 	}
 	s.lastRead.Store(h.now())
+	if len(preamble) > 0 {
+		f := getFrame(len(preamble))
+		f.buf, f.op, f.payload, f.raw = append(f.buf[:0], preamble...), 0, 0, true
+		f.refs.Store(1)
+		s.appendLocked(f) // not yet shared: no lock needed
+		s.writing = true
+	}
 	h.registry.add(s)
 	h.stats.Opened.Inc()
 	h.stats.Active.Add(1)
+	if s.writing {
+		s.drain()
+	}
 	return s
 }
 
 // Start calls the handler's OnOpen. The poller calls it from a worker.
 func (s *Session) Start() {
-	s.hub.handler.OnOpen(s)
+	if s.started.CompareAndSwap(false, true) {
+		s.hub.handler.OnOpen(s)
+	}
 }
 
 // broadcastParallelMin is the session count from which a broadcast is

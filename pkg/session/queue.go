@@ -239,17 +239,21 @@ func (s *Session) written(q *queue, start time.Time) {
 	if !start.IsZero() {
 		st.FlushLatency.ObserveDuration(time.Since(start))
 	}
-	payload := 0
+	payload, frames := 0, 0
 	for _, f := range q.frames {
+		if f.raw {
+			continue
+		}
 		st.MessagesOut[f.op].Add(uint64(s.id), 1)
 		st.BytesOut[f.op].Add(uint64(s.id), uint64(f.payload))
 		payload += int(f.payload)
+		frames++
 	}
 	s.mu.Lock()
 	s.pendingBytes -= q.bytes
 	s.pendingMsgs -= len(q.frames)
 	s.bytesOut += uint64(payload)
-	s.msgsOut += uint64(len(q.frames))
+	s.msgsOut += uint64(frames)
 	s.mu.Unlock()
 	q.releaseFrames(true)
 	q.reset()

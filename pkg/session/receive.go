@@ -115,7 +115,9 @@ func (s *Session) TransportClosed(cause string) {
 	h.registry.remove(s)
 	h.stats.Closed.Inc()
 	h.stats.Active.Add(-1)
-	h.handler.OnClose(s, info)
+	if s.started.Load() {
+		h.handler.OnClose(s, info) // only sessions the handler was told about
+	}
 	if ce := h.log.Check(zap.DebugLevel, "session closed"); ce != nil {
 		in, out, _, _ := s.Traffic()
 		ce.Write(

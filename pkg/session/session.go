@@ -66,6 +66,7 @@ type Session struct {
 	slowSince     atomic.Int64  // when a WriteWait started, or 0
 	closeDeadline atomic.Int64  // when to give up on the closing handshake
 	state         atomic.Uint32 // sessionState; written under mu
+	started       atomic.Bool   // OnOpen was called
 	cleaned       atomic.Bool
 	lastPing      int64 // only used by the hub's tick
 

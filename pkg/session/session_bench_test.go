@@ -21,7 +21,7 @@ func (discardTransport) Close() error             { return nil }
 
 func benchSend(b *testing.B, size int, dispatch bool) {
 	h := NewHub(Options{}, &recorder{})
-	s := h.Open(discardTransport{}, Info{})
+	s := h.Open(discardTransport{}, Info{}, nil)
 	payload := make([]byte, size)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -48,7 +48,7 @@ func BenchmarkSend64K(b *testing.B) { benchSend(b, 64<<10, false) }
 func BenchmarkBroadcast10k(b *testing.B) {
 	h := NewHub(Options{}, &recorder{})
 	for range 10000 {
-		h.Open(discardTransport{}, Info{})
+		h.Open(discardTransport{}, Info{}, nil)
 	}
 	payload := make([]byte, 128)
 	b.ReportAllocs()

@@ -419,3 +419,46 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPreambleGoesOutFirst: the handshake response is written before
+// anything sent to the session, even a broadcast that raced with Open.
+func TestPreambleGoesOutFirst(t *testing.T) {
+	h := NewHub(Options{}, &recorder{})
+	tr := newMemTransport()
+	tr.setRoom(0) // the response cannot be written yet
+	s := h.Open(tr, Info{}, []byte("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+	h.Broadcast(Text, []byte("early news"))
+	tr.setRoom(-1)
+	waitFor(t, "response and message written", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return strings.HasSuffix(tr.out.String(), "early news")
+	})
+	tr.mu.Lock()
+	out := tr.out.String()
+	tr.mu.Unlock()
+	if !strings.HasPrefix(out, "HTTP/1.1 101") {
+		t.Fatalf(
+			"wire starts with %q, want the handshake response",
+			out[:min(20, len(out))],
+		)
+	}
+	if _, _, _, msgs := s.Traffic(); msgs != 1 {
+		t.Fatalf(
+			"the response was counted as a message: %d",
+			msgs,
+		)
+	}
+}
+
+func TestOnCloseOnlyAfterOnOpen(t *testing.T) {
+	rec := &recorder{}
+	h := NewHub(Options{}, rec)
+	tr := newMemTransport()
+	s := h.Open(tr, Info{}, nil)
+	tr.session = s
+	tr.Close() // the handshake response could not be written: never started
+	if len(rec.closeInfos()) != 0 || h.Count() != 0 {
+		t.Fatal("OnClose called for a session the handler never saw")
+	}
+}

@@ -186,9 +186,10 @@ func (r *recorder) closeInfos() []CloseInfo {
 // newTestSession opens a session on a fresh memTransport.
 func newTestSession(h *Hub) (*Session, *memTransport) {
 	t := newMemTransport()
-	s := h.Open(t, Info{})
+	s := h.Open(t, Info{}, nil)
 	t.mu.Lock()
 	t.session = s
 	t.mu.Unlock()
+	s.Start()
 	return s, t
 }
