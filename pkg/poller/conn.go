@@ -203,7 +203,7 @@ func (c *conn) feed(b []byte) {
 // data delivers a message that arrived whole straight from the read
 // buffer, and assembles one that arrived in pieces.
 func (c *conn) data(ch *codec.Chunk) {
-	if ch.First && ch.Final {
+	if ch.First && ch.Final && !ch.Compressed {
 		c.deliver(ch.OpCode, ch.Payload)
 		return
 	}
@@ -211,11 +211,34 @@ func (c *conn) data(ch *codec.Chunk) {
 		c.msg, c.msgOp = getBuffer(len(ch.Payload)), ch.OpCode
 	}
 	*c.msg = append(*c.msg, ch.Payload...)
-	if ch.Final {
-		c.deliver(c.msgOp, *c.msg)
-		putBuffer(c.msg)
-		c.msg = nil
+	if !ch.Final {
+		return
 	}
+	if ch.Compressed {
+		c.inflateAndDeliver()
+	} else {
+		c.deliver(c.msgOp, *c.msg)
+	}
+	putBuffer(c.msg)
+	c.msg = nil
+}
+
+// inflateAndDeliver decompresses the message in c.msg, bounded by the
+// message size limit, checks text for UTF-8 (which the parser cannot do on
+// compressed bytes) and delivers it.
+func (c *conn) inflateAndDeliver() {
+	out := getBuffer(2 * len(*c.msg))
+	defer putBuffer(out)
+	var err error
+	*out, err = c.srv.inflater.Append((*out)[:0], *c.msg, c.srv.opts.MaxMessageSize)
+	if err == nil && c.msgOp == codec.OpText && !codec.ValidUTF8(*out) {
+		err = codec.ErrInvalidUTF8
+	}
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.deliver(c.msgOp, *out)
 }
 
 func (c *conn) deliver(op codec.OpCode, payload []byte) {

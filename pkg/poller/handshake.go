@@ -97,7 +97,12 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 	resp := getBuffer(256)
 	defer putBuffer(resp)
 	out := bytes.NewBuffer(*resp)
-	_, err := srv.upgrader.Upgrade(struct {
+	u := srv.upgrader
+	var deflate deflateNegotiator
+	if srv.opts.Compression.Enabled {
+		u.Negotiate = deflate.negotiate
+	}
+	_, err := u.Upgrade(struct {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), out})
@@ -107,14 +112,15 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 	}
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
-	c.parser.Reset(codec.ParserOptions{MaxMessageSize: srv.opts.MaxMessageSize})
-	c.sess = srv.hub.Open(c, session.Info{Remote: c.remote, ClientIP: clientIP}, out.Bytes())
+	c.parser.Reset(codec.ParserOptions{MaxMessageSize: srv.opts.MaxMessageSize, Compression: deflate.accepted})
+	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted}
+	c.sess = srv.hub.Open(c, info, out.Bytes())
 	c.state.Store(connOpen)
 	srv.stats.Upgraded.Inc()
 	srv.stats.HandshakeLatency.ObserveDuration(time.Duration(time.Now().UnixNano() - c.acceptedAt))
 	if ce := srv.log.Check(zap.DebugLevel, "session opened"); ce != nil {
 		ce.Write(zap.Stringer("session", c.sess.ID()), zap.Stringer("ip", clientIP),
-			zap.Stringer("remote", c.remote), zap.ByteString("origin", req.origin))
+			zap.Stringer("remote", c.remote), zap.ByteString("origin", req.origin), zap.Bool("deflate", deflate.accepted))
 	}
 	c.sess.Start()
 	if len(early) > 0 && c.state.Load() == connOpen {

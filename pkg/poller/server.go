@@ -47,6 +47,7 @@ type Options struct {
 	Origins          *OriginPolicy // same-origin and no-Origin clients allowed
 	TrustedProxies   *TrustedProxies
 	Pages            map[string]Page // plain HTTP pages by path, such as "/"
+	Compression      CompressionOptions
 	Session          session.Options
 	Logger           *zap.Logger
 }
@@ -82,6 +83,13 @@ func (o *Options) setDefaults() {
 	if o.Session.Logger == nil {
 		o.Session.Logger = o.Logger
 	}
+	if o.Compression.Enabled {
+		if o.Compression.MinSize <= 0 {
+			o.Compression.MinSize = 512
+		}
+		o.Session.Compressor = codec.NewCompressor(o.Compression.Level)
+		o.Session.CompressMin = o.Compression.MinSize
+	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = tickFor(o.HandshakeTimeout, o.Session.PingInterval, o.Session.IdleTimeout,
 			o.Session.WriteTimeout, o.Session.CloseTimeout)
@@ -110,6 +118,7 @@ type Server struct {
 	origins  atomic.Pointer[OriginPolicy]
 	proxies  atomic.Pointer[TrustedProxies]
 	upgrader wsUpgrader
+	inflater *codec.Decompressor
 	draining atomic.Bool
 	ready    atomic.Bool
 
@@ -138,6 +147,7 @@ func New(opts Options, handler session.Handler) *Server {
 		opts:     opts,
 		log:      opts.Logger,
 		upgrader: defaultUpgrader,
+		inflater: codec.NewDecompressor(),
 		served:   make(chan struct{}),
 		stopTick: make(chan struct{}),
 		tickDone: make(chan struct{}),

@@ -29,6 +29,13 @@ type Frame struct {
 	class   int8  // index into framePools, or -1 when not pooled
 	op      codec.OpCode
 	raw     bool // not a WebSocket frame (the handshake response): not counted
+
+	// The permessage-deflate variant, built once, on first use, for all
+	// recipients that negotiated compression: a broadcast is compressed
+	// once, not once per recipient.
+	zmu   sync.Mutex
+	z     *Frame // nil when not built, or when compression did not pay
+	zdone bool
 }
 
 // NewFrame encodes a data message as one frame and returns it with one
@@ -67,10 +74,45 @@ func (f *Frame) release(recycle bool) {
 	if f.refs.Add(-1) != 0 {
 		return
 	}
+	if f.z != nil {
+		f.z.release(recycle)
+		f.z = nil
+	}
+	f.zdone = false
 	if recycle && f.class >= 0 {
 		f.buf = f.buf[:0]
 		framePools[f.class].Put(f)
 	}
+}
+
+// payloadBytes returns the frame's payload.
+func (f *Frame) payloadBytes() []byte { return f.buf[len(f.buf)-int(f.payload):] }
+
+// deflated returns the compressed variant of f, building it on first use,
+// or nil when compressing does not make the message smaller.
+func (f *Frame) deflated(c *codec.Compressor) *Frame {
+	f.zmu.Lock()
+	defer f.zmu.Unlock()
+	if !f.zdone {
+		f.z, f.zdone = newDeflatedFrame(c, f.op, f.payloadBytes()), true
+	}
+	return f.z
+}
+
+// newDeflatedFrame compresses payload into a frame with RSV1 set, or
+// returns nil when the result would not be smaller.
+func newDeflatedFrame(c *codec.Compressor, op codec.OpCode, payload []byte) *Frame {
+	scratch := scratchPool.Get().(*[]byte)
+	z := c.Append((*scratch)[:0], payload)
+	defer func() { *scratch = z[:0]; scratchPool.Put(scratch) }()
+	if len(z) >= len(payload) {
+		return nil
+	}
+	f := getFrame(codec.HeaderSize(len(z)) + len(z))
+	f.op, f.payload, f.raw = op, int32(len(payload)), false
+	f.buf = append(codec.AppendHeader(f.buf[:0], true, true, op, len(z)), z...)
+	f.refs.Store(1)
+	return f
 }
 
 // frameClasses are the capacities of pooled frame buffers. Larger frames
@@ -96,3 +138,7 @@ func getFrame(size int) *Frame {
 	}
 	return &Frame{buf: make([]byte, 0, size), class: -1}
 }
+
+// scratchPool holds buffers messages are compressed into before their
+// size, and so their header, is known.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

@@ -53,6 +53,11 @@ type Options struct {
 	IdleTimeout      time.Duration // 75s: close sessions silent for this long
 	CloseTimeout     time.Duration // 5s: longest wait for the client's close frame
 	Logger           *zap.Logger   // zap.NewNop()
+	// Compressor compresses messages to sessions that negotiated
+	// permessage-deflate; nil sends everything uncompressed.
+	Compressor *codec.Compressor
+	// CompressMin is the smallest payload worth compressing.
+	CompressMin int
 }
 
 func (o *Options) setDefaults() {

@@ -143,17 +143,33 @@ func (s *Session) Open() bool { return sessionState(s.state.Load()) == stateOpen
 // never blocks on the network. See ErrClosed, ErrQueueFull and
 // ErrSlowConsumer for the errors.
 func (s *Session) Send(t MessageType, p []byte) error {
+	if s.compresses(len(p)) {
+		if f := newDeflatedFrame(s.hub.opts.Compressor, codec.OpCode(t), p); f != nil {
+			return s.push(f, applyPolicy)
+		}
+	}
 	return s.push(newFrame(codec.OpCode(t), p), applyPolicy)
+}
+
+// compresses reports whether a message of n bytes goes out compressed.
+func (s *Session) compresses(n int) bool {
+	return s.info.Compression && s.hub.opts.Compressor != nil && n >= s.hub.opts.CompressMin
 }
 
 // SendText queues a text message. The caller must make sure it is UTF-8.
 func (s *Session) SendText(text string) error {
 	// The bytes are only read while being copied into the frame.
-	return s.push(newFrame(codec.OpText, unsafe.Slice(unsafe.StringData(text), len(text))), applyPolicy)
+	return s.Send(Text, unsafe.Slice(unsafe.StringData(text), len(text)))
 }
 
-// SendFrame queues a frame built with NewFrame, sharing its bytes.
+// SendFrame queues a frame built with NewFrame, sharing its bytes (or, for
+// a session that negotiated compression, those of its compressed variant).
 func (s *Session) SendFrame(f *Frame) error {
+	if s.compresses(int(f.payload)) {
+		if z := f.deflated(s.hub.opts.Compressor); z != nil {
+			f = z
+		}
+	}
 	f.retain()
 	return s.push(f, applyPolicy)
 }

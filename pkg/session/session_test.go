@@ -462,3 +462,48 @@ func TestOnCloseOnlyAfterOnOpen(t *testing.T) {
 		t.Fatal("OnClose called for a session the handler never saw")
 	}
 }
+
+// TestCompressionSharesOneDeflatedFrame: a broadcast to sessions that
+// negotiated compression is compressed once; others get the plain frame;
+// small messages are not compressed.
+func TestCompressionSharesOneDeflatedFrame(t *testing.T) {
+	h := NewHub(Options{Compressor: codec.NewCompressor(1), CompressMin: 64}, &recorder{})
+	var zipped, plain []*memTransport
+	for i := range 6 {
+		tr := newMemTransport()
+		s := h.Open(tr, Info{Compression: i%2 == 0}, nil)
+		tr.session = s
+		if i%2 == 0 {
+			zipped = append(zipped, tr)
+		} else {
+			plain = append(plain, tr)
+		}
+	}
+	big := []byte(strings.Repeat("compress me ", 50))
+	h.Broadcast(Text, big)
+	h.Broadcast(Text, []byte("tiny"))
+	first := &zipped[0].vectors[0][0]
+	for _, tr := range zipped {
+		if &tr.vectors[0][0] != first {
+			t.Fatal("the compressed frame was built more than once")
+		}
+		tr.mu.Lock()
+		raw := tr.out.Bytes()
+		b0, second := raw[0], raw[len(tr.vectors[0])]
+		tr.mu.Unlock()
+		if b0&0x40 == 0 || len(tr.vectors[0]) >= len(big) {
+			t.Fatalf(
+				"big message not compressed: first byte %#x, %d bytes",
+				b0, len(tr.vectors[0]),
+			)
+		}
+		if second&0x40 != 0 {
+			t.Fatal("a message under the threshold was compressed")
+		}
+	}
+	for _, tr := range plain {
+		if f := tr.frames(t); len(f) != 2 || f[0].payload != string(big) {
+			t.Fatal("a session without compression got a compressed frame")
+		}
+	}
+}
