@@ -26,6 +26,7 @@ type Config struct {
 	Origins   OriginsConfig   `yaml:"origins"`
 	Proxies   []string        `yaml:"trusted_proxies" help:"CIDRs or addresses of proxies whose X-Forwarded-For and X-Real-IP are believed (comma-separated)"`
 	Limits    LimitsConfig    `yaml:"limits"`
+	Compress  CompressConfig  `yaml:"compression"`
 	Session   SessionConfig   `yaml:"session"`
 	Workers   WorkersConfig   `yaml:"workers"`
 	Netpoll   NetpollConfig   `yaml:"netpoll"`
@@ -50,6 +51,12 @@ type OriginsConfig struct {
 type LimitsConfig struct {
 	MaxMessageSize ByteSize `yaml:"max_message_size" help:"largest message a client may send; larger ones close the session with 1009"`
 	MaxConnections int      `yaml:"max_connections" help:"sessions at most; further handshakes get 503 (0: no limit)"`
+}
+
+type CompressConfig struct {
+	Enabled bool     `yaml:"enabled" help:"negotiate permessage-deflate (RFC 7692) with clients that offer it"`
+	Level   int      `yaml:"level" help:"flate level, 1 (fastest) to 9 (smallest)"`
+	MinSize ByteSize `yaml:"min_size" help:"messages smaller than this are sent uncompressed"`
 }
 
 type SessionConfig struct {
@@ -121,6 +128,9 @@ func (c *Config) validate() error {
 		if n <= 0 {
 			bad("%s %d: must be positive", name, n)
 		}
+	}
+	if c.Compress.Level < 1 || c.Compress.Level > 9 {
+		bad("compression.level %d: want 1 to 9", c.Compress.Level)
 	}
 	if c.Limits.MaxConnections < 0 || c.Workers.Max < 0 || c.Netpoll.Pollers < 0 {
 		bad("limits.max_connections, workers.max and netpoll.pollers must not be negative")

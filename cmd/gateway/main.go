@@ -21,6 +21,7 @@ import (
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/session"
+	"github.com/xh-control/gateway/web"
 )
 
 // version is set at build time: -ldflags "-X main.version=$(git describe)".
@@ -175,6 +176,14 @@ func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
 		Origins:          origins,
 		TrustedProxies:   proxies,
 		Logger:           log,
+		Pages: map[string]poller.Page{
+			"/": {ContentType: "text/html; charset=utf-8", Body: web.Index(cfg.Path)},
+		},
+		Compression: poller.CompressionOptions{
+			Enabled: cfg.Compress.Enabled,
+			Level:   cfg.Compress.Level,
+			MinSize: int(cfg.Compress.MinSize),
+		},
 		Session: session.Options{
 			NodeID:           uint16(cfg.NodeID),
 			QueueMaxBytes:    int(cfg.Session.QueueMaxBytes),

@@ -1,10 +1,11 @@
 package codec
 
 import (
-	"compress/flate"
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // permessage-deflate (RFC 7692) without context takeover in either
@@ -17,11 +18,20 @@ import (
 // compressed message and a receiver appends before inflating (section 7.2).
 var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 
-// Compressor compresses message payloads at one level. It is safe for
-// concurrent use.
+// Window sizes of permessage-deflate, as the base-2 logarithm
+// (server_max_window_bits, section 7.1.2).
+const (
+	MinWindowBits = 8
+	MaxWindowBits = 15
+)
+
+// Compressor compresses message payloads. It is safe for concurrent use.
+// Compression uses klauspost/compress, which, unlike the standard library,
+// can keep back-references within a window smaller than 32 KiB, as a client
+// may demand with server_max_window_bits.
 type Compressor struct {
 	level int
-	pool  sync.Pool // *compressor
+	pools [MaxWindowBits - MinWindowBits + 1]sync.Pool // *compressor, by window bits
 }
 
 type compressor struct {
@@ -37,31 +47,44 @@ func (a *appendWriter) Write(p []byte) (int, error) {
 }
 
 // NewCompressor returns a compressor for a flate level from 1 (fastest) to
-// 9 (smallest); other values select 1.
+// 9 (smallest); other values select 1. The level applies to the full 32 KiB
+// window; smaller windows use klauspost's windowed compressor.
 func NewCompressor(level int) *Compressor {
 	if level < flate.BestSpeed || level > flate.BestCompression {
 		level = flate.BestSpeed
 	}
 	c := &Compressor{level: level}
-	c.pool.New = func() any {
-		cc := &compressor{}
-		cc.w, _ = flate.NewWriter(&cc.out, level)
-		return cc
+	for i := range c.pools {
+		bits := MinWindowBits + i
+		c.pools[i].New = func() any {
+			cc := &compressor{}
+			if bits == MaxWindowBits {
+				cc.w, _ = flate.NewWriter(&cc.out, level)
+			} else {
+				cc.w, _ = flate.NewWriterWindow(&cc.out, 1<<bits)
+			}
+			return cc
+		}
 	}
 	return c
 }
 
-// Append compresses payload as one message and appends the result, tail
-// stripped, to dst.
-func (c *Compressor) Append(dst, payload []byte) []byte {
-	cc := c.pool.Get().(*compressor)
+// Append compresses payload as one message, with back-references no further
+// than 2^windowBits bytes (MinWindowBits to MaxWindowBits; 0 means
+// MaxWindowBits), and appends the result, tail stripped, to dst.
+func (c *Compressor) Append(dst, payload []byte, windowBits int) []byte {
+	if windowBits < MinWindowBits || windowBits > MaxWindowBits {
+		windowBits = MaxWindowBits
+	}
+	pool := &c.pools[windowBits-MinWindowBits]
+	cc := pool.Get().(*compressor)
 	cc.out.b = dst
 	cc.w.Reset(&cc.out)
 	cc.w.Write(payload)
 	cc.w.Flush() // a sync flush ends with the tail
 	out := cc.out.b
 	cc.out.b = nil
-	c.pool.Put(cc)
+	pool.Put(cc)
 	if n := len(out); n >= len(dst)+4 && [4]byte(out[n-4:]) == deflateTail {
 		out = out[:n-4]
 	}

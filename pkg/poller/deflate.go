@@ -18,17 +18,19 @@ type CompressionOptions struct {
 	MinSize int
 }
 
-// deflateResponse is the only answer the gateway gives: no context takeover
-// either way, so that compressors and decompressors are pooled per message
-// and an idle connection holds no compression state (a flate writer is
-// about 640 KiB). A server may demand client_no_context_takeover even when
-// the client did not offer it (RFC 7692 section 7.1.1.2).
-var deflateResponse = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}.Option()
-
-// deflateNegotiator picks the first permessage-deflate offer the server can
-// honour, in the client's order of preference. It is gobwas/ws's Negotiate
-// callback for one handshake.
-type deflateNegotiator struct{ accepted bool }
+// The gateway always answers with no context takeover either way, so that
+// compressors and decompressors are pooled per message and an idle
+// connection holds no compression state (a flate writer is about 640 KiB).
+// A server may demand client_no_context_takeover even when the client did
+// not offer it (RFC 7692 section 7.1.1.2).
+//
+// deflateNegotiator picks the first permessage-deflate offer, in the
+// client's order of preference, that has valid parameters. It is gobwas/ws's
+// Negotiate callback for one handshake.
+type deflateNegotiator struct {
+	accepted   bool
+	windowBits uint8 // server_max_window_bits the client asked for, or 0
+}
 
 func (n *deflateNegotiator) negotiate(offer httphead.Option) (httphead.Option, error) {
 	if n.accepted || !bytes.Equal(offer.Name, wsflate.ExtensionNameBytes) {
@@ -40,11 +42,13 @@ func (n *deflateNegotiator) negotiate(offer httphead.Option) (httphead.Option, e
 		// (section 5), which is not a reason to fail the handshake.
 		return httphead.Option{}, nil
 	}
-	if p.ServerMaxWindowBits.Defined() && p.ServerMaxWindowBits < 15 {
-		// Go's flate always uses a 32 KiB window; we cannot promise a
-		// smaller one, so this offer is declined (section 7.1.2.1).
-		return httphead.Option{}, nil
+	response := wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+	if p.ServerMaxWindowBits.Defined() {
+		// The client limits our window; the compressor honours any size
+		// from 8 to 15 bits, and the response confirms it (section 7.1.2.1).
+		response.ServerMaxWindowBits = p.ServerMaxWindowBits
+		n.windowBits = uint8(p.ServerMaxWindowBits)
 	}
 	n.accepted = true
-	return deflateResponse, nil
+	return response.Option(), nil
 }

@@ -113,7 +113,7 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
 	c.parser.Reset(codec.ParserOptions{MaxMessageSize: srv.opts.MaxMessageSize, Compression: deflate.accepted})
-	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted}
+	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted, DeflateWindowBits: deflate.windowBits}
 	c.sess = srv.hub.Open(c, info, out.Bytes())
 	c.state.Store(connOpen)
 	srv.stats.Upgraded.Inc()

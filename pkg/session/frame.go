@@ -30,12 +30,12 @@ type Frame struct {
 	op      codec.OpCode
 	raw     bool // not a WebSocket frame (the handshake response): not counted
 
-	// The permessage-deflate variant, built once, on first use, for all
-	// recipients that negotiated compression: a broadcast is compressed
-	// once, not once per recipient.
+	// The permessage-deflate variants, built once per window size on first
+	// use, for all recipients that negotiated compression: a broadcast is
+	// compressed once, not once per recipient.
 	zmu   sync.Mutex
-	z     *Frame // nil when not built, or when compression did not pay
-	zdone bool
+	z     [codec.MaxWindowBits - codec.MinWindowBits + 1]*Frame // nil: not built, or not smaller
+	zdone uint8                                                // bit i: z[i] was built
 }
 
 // NewFrame encodes a data message as one frame and returns it with one
@@ -74,11 +74,13 @@ func (f *Frame) release(recycle bool) {
 	if f.refs.Add(-1) != 0 {
 		return
 	}
-	if f.z != nil {
-		f.z.release(recycle)
-		f.z = nil
+	for i, z := range f.z {
+		if z != nil {
+			z.release(recycle)
+			f.z[i] = nil
+		}
 	}
-	f.zdone = false
+	f.zdone = 0
 	if recycle && f.class >= 0 {
 		f.buf = f.buf[:0]
 		framePools[f.class].Put(f)
@@ -88,22 +90,25 @@ func (f *Frame) release(recycle bool) {
 // payloadBytes returns the frame's payload.
 func (f *Frame) payloadBytes() []byte { return f.buf[len(f.buf)-int(f.payload):] }
 
-// deflated returns the compressed variant of f, building it on first use,
-// or nil when compressing does not make the message smaller.
-func (f *Frame) deflated(c *codec.Compressor) *Frame {
+// deflated returns the variant of f compressed with a window of 2^bits
+// bytes, building it on first use, or nil when compressing does not make
+// the message smaller.
+func (f *Frame) deflated(c *codec.Compressor, bits uint8) *Frame {
+	i := bits - codec.MinWindowBits
 	f.zmu.Lock()
 	defer f.zmu.Unlock()
-	if !f.zdone {
-		f.z, f.zdone = newDeflatedFrame(c, f.op, f.payloadBytes()), true
+	if f.zdone&(1<<i) == 0 {
+		f.z[i] = newDeflatedFrame(c, bits, f.op, f.payloadBytes())
+		f.zdone |= 1 << i
 	}
-	return f.z
+	return f.z[i]
 }
 
 // newDeflatedFrame compresses payload into a frame with RSV1 set, or
 // returns nil when the result would not be smaller.
-func newDeflatedFrame(c *codec.Compressor, op codec.OpCode, payload []byte) *Frame {
+func newDeflatedFrame(c *codec.Compressor, bits uint8, op codec.OpCode, payload []byte) *Frame {
 	scratch := scratchPool.Get().(*[]byte)
-	z := c.Append((*scratch)[:0], payload)
+	z := c.Append((*scratch)[:0], payload, int(bits))
 	defer func() { *scratch = z[:0]; scratchPool.Put(scratch) }()
 	if len(z) >= len(payload) {
 		return nil

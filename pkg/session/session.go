@@ -51,6 +51,9 @@ type Info struct {
 	ClientIP netip.Addr
 	// Compression reports that permessage-deflate was negotiated.
 	Compression bool
+	// DeflateWindowBits is the largest window (base-2 logarithm, 8 to 15)
+	// the client accepts for what the server compresses; 0 means 15.
+	DeflateWindowBits uint8
 }
 
 // Session is one upgraded WebSocket connection. All its methods are safe for
@@ -144,11 +147,18 @@ func (s *Session) Open() bool { return sessionState(s.state.Load()) == stateOpen
 // ErrSlowConsumer for the errors.
 func (s *Session) Send(t MessageType, p []byte) error {
 	if s.compresses(len(p)) {
-		if f := newDeflatedFrame(s.hub.opts.Compressor, codec.OpCode(t), p); f != nil {
+		if f := newDeflatedFrame(s.hub.opts.Compressor, s.windowBits(), codec.OpCode(t), p); f != nil {
 			return s.push(f, applyPolicy)
 		}
 	}
 	return s.push(newFrame(codec.OpCode(t), p), applyPolicy)
+}
+
+func (s *Session) windowBits() uint8 {
+	if b := s.info.DeflateWindowBits; b >= codec.MinWindowBits && b <= codec.MaxWindowBits {
+		return b
+	}
+	return codec.MaxWindowBits
 }
 
 // compresses reports whether a message of n bytes goes out compressed.
@@ -166,7 +176,7 @@ func (s *Session) SendText(text string) error {
 // a session that negotiated compression, those of its compressed variant).
 func (s *Session) SendFrame(f *Frame) error {
 	if s.compresses(int(f.payload)) {
-		if z := f.deflated(s.hub.opts.Compressor); z != nil {
+		if z := f.deflated(s.hub.opts.Compressor, s.windowBits()); z != nil {
 			f = z
 		}
 	}
