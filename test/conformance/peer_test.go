@@ -1,0 +1,476 @@
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// peer is a WebSocket client written from RFC 6455 for this suite.
+type peer struct {
+	t       *testing.T
+	conn    net.Conn
+	br      *bufio.Reader
+	deflate bool   // permessage-deflate negotiated
+	ext     string // the server's Sec-WebSocket-Extensions
+}
+
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// dial opens a connection and performs the opening handshake, checking the
+// server's answer as RFC 6455 section 4.1 requires of a client.
+func dial(t *testing.T, addr string, headers ...string) *peer {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n" + strings.Join(headers, "") + "\r\n"
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf(
+			"handshake: %v",
+			err,
+		)
+	}
+	sum := sha1.Sum([]byte(key + acceptGUID))
+	switch {
+	case resp.StatusCode != http.StatusSwitchingProtocols:
+		t.Fatalf(
+			"handshake: status %s",
+			resp.Status,
+		)
+	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket"):
+		t.Fatalf(
+			"handshake: Upgrade %q",
+			resp.Header.Get("Upgrade"),
+		)
+	case !strings.EqualFold(resp.Header.Get("Connection"), "upgrade"):
+		t.Fatalf(
+			"handshake: Connection %q",
+			resp.Header.Get("Connection"),
+		)
+	case resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]):
+		t.Fatalf(
+			"handshake: wrong Sec-WebSocket-Accept %q",
+			resp.Header.Get("Sec-WebSocket-Accept"),
+		)
+	}
+	conn.SetDeadline(time.Time{})
+	ext := resp.Header.Get("Sec-WebSocket-Extensions")
+	return &peer{t: t, conn: conn, br: br, ext: ext, deflate: strings.Contains(ext, "permessage-deflate")}
+}
+
+// Opcodes and close codes, spelled out independently of the gateway.
+const (
+	opCont   = 0x0
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+	opPing   = 0x9
+	opPong   = 0xA
+
+	rsv1 = 0x4
+	rsv2 = 0x2
+	rsv3 = 0x1
+)
+
+// frame encodes one masked client frame. rsv holds the three reserved bits
+// (rsv1 = 4, rsv2 = 2, rsv3 = 1).
+func frame(fin bool, rsv, op byte, payload []byte) []byte {
+	b0 := rsv<<4 | op
+	if fin {
+		b0 |= 0x80
+	}
+	out := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, 0x80|byte(n))
+	case n <= 0xFFFF:
+		out = binary.BigEndian.AppendUint16(append(out, 0x80|126), uint16(n))
+	default:
+		out = binary.BigEndian.AppendUint64(append(out, 0x80|127), uint64(n))
+	}
+	var mask [4]byte
+	rand.Read(mask[:])
+	out = append(out, mask[:]...)
+	for i, c := range payload {
+		out = append(out, c^mask[i%4])
+	}
+	return out
+}
+
+func closeBody(code int, reason string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
+}
+
+func (p *peer) send(b ...[]byte) {
+	p.t.Helper()
+	p.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := p.conn.Write(bytes.Join(b, nil)); err != nil {
+		p.t.Fatalf(
+			"send: %v",
+			err,
+		)
+	}
+}
+
+// sendChopped writes b in pieces of chop bytes, pausing between them.
+func (p *peer) sendChopped(b []byte, chop int, pause time.Duration) {
+	p.t.Helper()
+	for len(b) > 0 {
+		n := min(chop, len(b))
+		p.send(b[:n])
+		b = b[n:]
+		if pause > 0 && len(b) > 0 {
+			time.Sleep(pause)
+		}
+	}
+}
+
+// message encodes a data message in frames of at most fragment bytes (0:
+// one frame), compressed when compress is set.
+func (p *peer) message(op byte, payload []byte, fragment int, compress bool) []byte {
+	rsv := byte(0)
+	if compress {
+		payload, rsv = deflate(payload), rsv1
+	}
+	if fragment <= 0 || fragment >= len(payload) {
+		return frame(true, rsv, op, payload)
+	}
+	var out []byte
+	for first := true; len(payload) > 0; first = false {
+		n := min(fragment, len(payload))
+		fop, frsv := byte(opCont), byte(0)
+		if first {
+			fop, frsv = op, rsv
+		}
+		out = append(out, frame(n == len(payload), frsv, fop, payload[:n])...)
+		payload = payload[n:]
+	}
+	return out
+}
+
+// deflate compresses a message as RFC 7692 section 7.2.1 says: a sync flush,
+// then the trailing 00 00 ff ff removed. No context takeover: every message
+// starts afresh, as the gateway demands.
+func deflate(p []byte) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.DefaultCompression)
+	w.Write(p)
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+func inflate(p []byte) ([]byte, error) {
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
+	return io.ReadAll(r)
+}
+
+// rawFrame is one frame from the server.
+type rawFrame struct {
+	fin     bool
+	rsv     byte
+	op      byte
+	payload []byte
+}
+
+// readFrame reads one server frame, checking what a client must check:
+// server frames are unmasked and use only RSV1, and only when compression
+// was negotiated.
+func (p *peer) readFrame(timeout time.Duration) (rawFrame, error) {
+	p.conn.SetReadDeadline(time.Now().Add(timeout))
+	var hdr [2]byte
+	if _, err := io.ReadFull(p.br, hdr[:]); err != nil {
+		return rawFrame{}, err
+	}
+	f := rawFrame{fin: hdr[0]&0x80 != 0, rsv: (hdr[0] >> 4) & 7, op: hdr[0] & 0xF}
+	if hdr[1]&0x80 != 0 {
+		return f, errors.New("server sent a masked frame")
+	}
+	if f.rsv&^rsv1 != 0 || (f.rsv == rsv1 && !p.deflate) {
+		return f, fmt.Errorf("server set reserved bits %03b", f.rsv)
+	}
+	n := uint64(hdr[1] & 0x7F)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(p.br, b[:]); err != nil {
+			return f, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(p.br, b[:]); err != nil {
+			return f, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	if n > 64<<20 {
+		return f, fmt.Errorf("server announced %d bytes", n)
+	}
+	f.payload = make([]byte, n)
+	_, err := io.ReadFull(p.br, f.payload)
+	return f, err
+}
+
+// event is what the application of a client sees: a whole message, a
+// control frame, or the end of the connection.
+type event struct {
+	kind    string // "message", "ping", "pong", "close", "eof"
+	op      byte
+	payload []byte
+	code    int // close code; 1005 for a close without one
+}
+
+func (e event) String() string {
+	p := e.payload
+	if len(p) > 40 {
+		p = append(p[:40:40], "..."...)
+	}
+	return fmt.Sprintf("%s(op %d, %d bytes %q, code %d)", e.kind, e.op, len(e.payload), p, e.code)
+}
+
+// next reads the next event, assembling fragmented messages and inflating
+// compressed ones.
+func (p *peer) next(timeout time.Duration) (event, error) {
+	var msg []byte
+	var msgOp byte
+	compressed, inMessage := false, false
+	for {
+		f, err := p.readFrame(timeout)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
+				return event{kind: "eof"}, nil
+			}
+			return event{}, err
+		}
+		switch {
+		case f.op >= opClose:
+			if !f.fin || len(f.payload) > 125 {
+				return event{}, errors.New("server sent an invalid control frame")
+			}
+			switch f.op {
+			case opPing:
+				return event{kind: "ping", op: f.op, payload: f.payload}, nil
+			case opPong:
+				return event{kind: "pong", op: f.op, payload: f.payload}, nil
+			case opClose:
+				code := 1005
+				if len(f.payload) >= 2 {
+					code = int(binary.BigEndian.Uint16(f.payload))
+				}
+				if len(f.payload) == 1 {
+					return event{}, errors.New("server sent a 1-byte close payload")
+				}
+				return event{kind: "close", op: f.op, payload: f.payload, code: code}, nil
+			}
+			return event{}, fmt.Errorf("server sent reserved opcode %d", f.op)
+		case f.op == opCont:
+			if !inMessage {
+				return event{}, errors.New("server sent a continuation without a message")
+			}
+			if f.rsv != 0 {
+				return event{}, errors.New("server set RSV1 on a continuation frame")
+			}
+		case f.op == opText || f.op == opBinary:
+			if inMessage {
+				return event{}, errors.New("server interleaved two data messages")
+			}
+			inMessage, msgOp, compressed = true, f.op, f.rsv == rsv1
+		default:
+			return event{}, fmt.Errorf("server sent reserved opcode %d", f.op)
+		}
+		msg = append(msg, f.payload...)
+		if !f.fin {
+			continue
+		}
+		if compressed {
+			if msg, err = inflate(msg); err != nil {
+				return event{}, fmt.Errorf("server sent undecodable compressed data: %w", err)
+			}
+		}
+		if msgOp == opText && !utf8.Valid(msg) {
+			return event{}, errors.New("server sent invalid UTF-8 in a text message")
+		}
+		return event{kind: "message", op: msgOp, payload: msg}, nil
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset")
+}
+
+func (p *peer) mustNext(timeout time.Duration) event {
+	p.t.Helper()
+	e, err := p.next(timeout)
+	if err != nil {
+		p.t.Fatalf(
+			"protocol violation by the server: %v",
+			err,
+		)
+	}
+	return e
+}
+
+// expectMessage checks that the next event is a data message equal to the
+// one given (the echo).
+func (p *peer) expectMessage(op byte, payload []byte) {
+	p.t.Helper()
+	e := p.mustNext(10 * time.Second)
+	if e.kind != "message" || e.op != op || !bytes.Equal(e.payload, payload) {
+		p.t.Fatalf(
+			"got %v, want message(op %d, %d bytes)",
+			e, op, len(payload),
+		)
+	}
+}
+
+func (p *peer) expectPong(payload []byte) {
+	p.t.Helper()
+	e := p.mustNext(5 * time.Second)
+	if e.kind != "pong" || !bytes.Equal(e.payload, payload) {
+		p.t.Fatalf(
+			"got %v, want pong %q",
+			e, payload,
+		)
+	}
+}
+
+// expectSilence checks that nothing arrives for d.
+func (p *peer) expectSilence(d time.Duration) {
+	p.t.Helper()
+	e, err := p.next(d)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return
+	}
+	p.t.Fatalf(
+		"expected nothing, got %v %v",
+		e, err,
+	)
+}
+
+// expectFail checks that the server fails the connection: a close frame
+// with one of codes, then the end of the TCP connection. The peer answers
+// the close frame as a client should.
+func (p *peer) expectFail(codes ...int) {
+	p.t.Helper()
+	for {
+		e := p.mustNext(5 * time.Second)
+		switch e.kind {
+		case "message", "pong":
+			continue // sent before the failure
+		case "eof":
+			p.t.Fatalf(
+				"connection dropped without a close frame; want close %v",
+				codes,
+			)
+		case "close":
+			if !contains(codes, e.code) {
+				p.t.Fatalf(
+					"close code %d (%q), want one of %v",
+					e.code, e.payload, codes,
+				)
+			}
+			p.send(frame(true, 0, opClose, e.payload[:min(2, len(e.payload))]))
+			p.expectEOF()
+			return
+		}
+	}
+}
+
+// closeNormally performs the closing handshake from the client side: close
+// with code, expect the same code back (or none for 1005), and that the
+// server then closes the TCP connection (it should close first).
+func (p *peer) closeNormally(code int) {
+	p.t.Helper()
+	body := []byte(nil)
+	if code != 1005 {
+		body = closeBody(code, "")
+	}
+	p.send(frame(true, 0, opClose, body))
+	p.expectClose(code)
+}
+
+// expectClose reads until the server's close frame, checks its code, and
+// that the server ends the TCP connection.
+func (p *peer) expectClose(codes ...int) {
+	p.t.Helper()
+	for {
+		e := p.mustNext(5 * time.Second)
+		if e.kind == "message" || e.kind == "pong" {
+			continue
+		}
+		if e.kind != "close" || !contains(codes, e.code) {
+			p.t.Fatalf(
+				"got %v, want close %v",
+				e, codes,
+			)
+		}
+		p.expectEOF()
+		return
+	}
+}
+
+// expectEOF checks that the server closes the TCP connection promptly.
+func (p *peer) expectEOF() {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1024)
+	for {
+		_, err := p.br.Read(buf)
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			p.t.Fatal("the server did not close the TCP connection")
+		}
+		return
+	}
+}
+
+func contains(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func repeat(s string, n int) []byte { return bytes.Repeat([]byte(s), n) }
+
+func rawDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func bufioReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
