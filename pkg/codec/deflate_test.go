@@ -29,9 +29,9 @@ func TestDeflateRoundTrip(t *testing.T) {
 func TestInflateRFC7692Example(t *testing.T) {
 	d := NewDecompressor()
 	for _, z := range [][]byte{
-		{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00},             // "Hello", compressed
+		{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00},              // "Hello", compressed
 		{0x00, 0x05, 0x00, 0xfa, 0xff, 'H', 'e', 'l', 'l', 'o'}, // "Hello" in a stored block
-		{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00},             // "Hello" in a final block (BFINAL set)
+		{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00},              // "Hello" in a final block (BFINAL set)
 	} {
 		out, err := d.Append(nil, z, 0)
 		if err != nil || string(out) != "Hello" {

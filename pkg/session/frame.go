@@ -35,7 +35,7 @@ type Frame struct {
 	// compressed once, not once per recipient.
 	zmu   sync.Mutex
 	z     [codec.MaxWindowBits - codec.MinWindowBits + 1]*Frame // nil: not built, or not smaller
-	zdone uint8                                                // bit i: z[i] was built
+	zdone uint8                                                 // bit i: z[i] was built
 }
 
 // NewFrame encodes a data message as one frame and returns it with one
