@@ -1,7 +1,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test test-race test-alloc bench fuzz vet build
+.PHONY: test test-race test-alloc bench fuzz vet build interop conformance
 
 # What CI runs (see .ci/run): the suite under the race detector, then the
 # allocation checks, which the race detector would distort.
@@ -24,6 +24,18 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./pkg/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzUTF8Validator$$' -fuzztime $(FUZZTIME) ./pkg/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClose$$' -fuzztime $(FUZZTIME) ./pkg/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./pkg/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./pkg/poller
+
+# Independent clients against the real binary: Python websockets, Node ws and
+# headless Chromium on the demo page. Needs python3-websockets and chromium
+# (apt) and `npm ci --prefix test/interop/node`; with CI set, missing ones fail.
+interop:
+	$(GO) test -count=1 -v ./test/interop
+
+# The Autobahn-style RFC 6455 / RFC 7692 suite against the real binary.
+conformance:
+	$(GO) test -count=1 -v ./test/conformance
 
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/gateway ./cmd/gateway
