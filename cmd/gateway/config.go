@@ -30,6 +30,13 @@ type Config struct {
 	Session   SessionConfig   `yaml:"session"`
 	Workers   WorkersConfig   `yaml:"workers"`
 	Netpoll   NetpollConfig   `yaml:"netpoll"`
+	Admin     AdminConfig     `yaml:"admin"`
+}
+
+type AdminConfig struct {
+	Listen string `yaml:"listen" help:"address of the admin listener (health, readiness, metrics, push API); empty disables it"`
+	Token  string `yaml:"token" help:"bearer token of the push API; empty disables the push API (prefer GATEWAY_ADMIN_TOKEN to a file)"`
+	Pprof  bool   `yaml:"pprof" help:"serve /debug/pprof/ on the admin listener"`
 }
 
 type LogConfig struct {

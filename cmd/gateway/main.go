@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -18,6 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/xh-control/gateway/pkg/admin"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/session"
@@ -106,23 +108,81 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 	}
 	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
 		zap.Int("netpoll_buffer", process.BufferSize), zap.String("config", inv.configPath))
+	adminSrv, err := startAdmin(cfg, srv, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopAdmin(adminSrv)
+	// Signals are caught before anything can announce the gateway, so that
+	// a SIGTERM right after start is a graceful stop, not a kill.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	sd := notifier{log: log}
+	for !srv.Ready() {
+		select {
+		case err := <-served:
+			return fmt.Errorf("server stopped: %w", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	sd.ready(ln.Addr().String())
+	stopWatchdog := make(chan struct{})
+	defer close(stopWatchdog)
+	go sd.watchdog(srv, stopWatchdog)
+
 	for {
 		select {
 		case err := <-served:
 			return fmt.Errorf("server stopped: %w", err)
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
+				sd.reloading()
 				reload(inv, srv, level, log)
+				sd.reloaded()
 				continue
 			}
+			sd.stopping()
 			return shutdown(srv, cfg.ShutdownTimeout, sig, signals, served, log)
 		}
 	}
+}
+
+// startAdmin starts the admin listener, unless admin.listen is empty. It
+// stays up while the gateway drains, so that /readyz can say 503.
+func startAdmin(cfg *Config, srv *poller.Server, log *zap.Logger) (*http.Server, error) {
+	if cfg.Admin.Listen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on admin.listen %s: %w", cfg.Admin.Listen, err)
+	}
+	h := admin.New(srv, admin.Options{
+		Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof, MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
+		Version: versionString(), Logger: log.Named("admin"),
+	})
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin"))}
+	go hs.Serve(ln)
+	pushAPI := "disabled (no admin.token)"
+	if cfg.Admin.Token != "" {
+		pushAPI = "enabled"
+	}
+	log.Info("admin listening", zap.Stringer("addr", ln.Addr()), zap.String("push_api", pushAPI), zap.Bool("pprof", cfg.Admin.Pprof))
+	return hs, nil
+}
+
+func stopAdmin(hs *http.Server) {
+	if hs == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	hs.Shutdown(ctx)
 }
 
 // shutdown drains the server; a second signal exits at once.

@@ -45,7 +45,7 @@ type gatewayProcess struct {
 
 func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-listen", "127.0.0.1:0", "-log.format", "json"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"-listen", "127.0.0.1:0", "-admin.listen", "127.0.0.1:0", "-log.format", "json"}, args...)...)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

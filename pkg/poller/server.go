@@ -121,6 +121,7 @@ type Server struct {
 	inflater *codec.Decompressor
 	draining atomic.Bool
 	ready    atomic.Bool
+	lastTick atomic.Int64 // unix ns of the last tick, for watchdogs
 
 	mu        sync.Mutex
 	evl       netpoll.EventLoop
@@ -175,6 +176,14 @@ func (s *Server) HandshakesInProgress() int {
 	s.hsMu.Lock()
 	defer s.hsMu.Unlock()
 	return s.hsCount
+}
+
+// Healthy reports whether the server's ticker, which drives every timeout,
+// ran within the last three tick intervals: a watchdog should stop petting
+// a process where it did not.
+func (s *Server) Healthy() bool {
+	last := s.lastTick.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < 3*s.opts.TickInterval+time.Second
 }
 
 // Ready reports whether the server is accepting connections: it is serving
@@ -319,6 +328,7 @@ func (s *Server) expireHandshakes(now time.Time) {
 // the handshake deadline and the worker pool's idle trimming.
 func (s *Server) tickLoop() {
 	defer close(s.tickDone)
+	s.lastTick.Store(time.Now().UnixNano())
 	t := time.NewTicker(s.opts.TickInterval)
 	defer t.Stop()
 	for {
@@ -326,6 +336,7 @@ func (s *Server) tickLoop() {
 		case <-s.stopTick:
 			return
 		case now := <-t.C:
+			s.lastTick.Store(now.UnixNano())
 			s.hub.Tick(now)
 			s.expireHandshakes(now)
 			s.pool.trim(now)

@@ -52,7 +52,7 @@ func runWithGateways(m *testing.M) int {
 // startGateway runs the binary on a free loopback port and returns the
 // address it logged.
 func startGateway(bin string, args ...string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-log.format", "json", "-log.level", "info"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-admin.listen", "", "-log.format", "json", "-log.level", "info"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err

@@ -45,7 +45,7 @@ func run(m *testing.M) int {
 	}
 	// Compression on, and a heartbeat fast enough that a client which does
 	// not answer pings is dropped within the test.
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-log.format", "json",
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin.listen", "", "-log.format", "json",
 		"-compression.enabled", "-compression.min-size", "64",
 		"-session.ping-interval", "200ms", "-session.idle-timeout", "1s")
 	stdout, _ := cmd.StdoutPipe()
