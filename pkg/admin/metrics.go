@@ -113,4 +113,3 @@ func histogram(d *prometheus.Desc, h *metric.Histogram) prometheus.Metric {
 	}
 	return prometheus.MustNewConstHistogram(d, count, sum, buckets)
 }
-
