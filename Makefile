@@ -1,7 +1,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test test-race test-alloc bench fuzz vet build interop conformance
+.PHONY: test test-race test-alloc bench fuzz vet build dist install interop conformance
 
 # What CI runs (see .ci/run): the suite under the race detector, then the
 # allocation checks, which the race detector would distort.
@@ -38,5 +38,23 @@ interop:
 conformance:
 	$(GO) test -count=1 -v ./test/conformance
 
+# A static linux/amd64 binary, version from git describe.
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/gateway ./cmd/gateway
+
+# A release tarball: the binary, the example and default configuration, the
+# systemd unit, the nginx and sysctl files, the docs and install.sh.
+DIST := gateway-$(VERSION)-linux-amd64
+dist: build
+	rm -rf dist/$(DIST) && mkdir -p dist/$(DIST)/bin dist/$(DIST)/deploy
+	cp bin/gateway dist/$(DIST)/bin/
+	cp -r deploy/systemd deploy/nginx deploy/sysctl deploy/install.sh deploy/README.md deploy/gateway.yaml dist/$(DIST)/deploy/
+	cp cmd/gateway/gateway.yaml dist/$(DIST)/deploy/gateway.defaults.yaml
+	cp README.md dist/$(DIST)/
+	tar -C dist -czf dist/$(DIST).tar.gz $(DIST)
+	@echo dist/$(DIST).tar.gz
+
+# Installs binary, unit, config (kept if present), sysctl and nginx files,
+# and creates the gateway user. Idempotent; needs root.
+install: build
+	deploy/install.sh
