@@ -87,6 +87,13 @@ func (p *Parser) Reset(opts ParserOptions) {
 // Err returns the error that stopped the parser, if any.
 func (p *Parser) Err() error { return p.err }
 
+// Idle reports whether the parser sits between frames with no fragmented
+// message in progress and no error: its state is then the zero state, and a
+// caller may drop it (back to a pool) and start a fresh one later.
+func (p *Parser) Idle() bool {
+	return p.state == stateHeader && p.hdrLen == 0 && p.msgOp == 0
+}
+
 // InMessage reports whether a fragmented data message is in progress.
 func (p *Parser) InMessage() bool { return p.msgOp != 0 }
 

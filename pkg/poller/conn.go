@@ -45,12 +45,14 @@ type conn struct {
 	prev, next *conn
 	listed     bool
 
-	// Frames.
-	sess   *session.Session
-	parser codec.Parser
-	msg    *[]byte // a data message split across frames or reads
-	msgOp  codec.OpCode
-	ctl    *[]byte // a control frame split across reads
+	// Frames. The parser is borrowed from a pool while a frame or a
+	// fragmented message is in progress, so that idle connections hold none.
+	sess    *session.Session
+	parser  *codec.Parser
+	deflate bool    // permessage-deflate negotiated: RSV1 allowed
+	msg     *[]byte // a data message split across frames or reads
+	msgOp   codec.OpCode
+	ctl     *[]byte // a control frame split across reads
 
 	// fdMu keeps the descriptor open while a direct write runs: the close
 	// callback takes it before netpoll closes the fd, so a write can never
@@ -126,6 +128,10 @@ func (c *conn) onClosed(netpoll.Connection) error {
 }
 
 func (c *conn) releaseBuffers() {
+	if c.parser != nil {
+		parserPool.Put(c.parser)
+		c.parser = nil
+	}
 	if c.head != nil {
 		putBuffer(c.head)
 		c.head = nil
@@ -179,6 +185,11 @@ func (c *conn) readFrames(r netpoll.Reader) {
 // feed parses b, which the connection owns until it returns (the parser
 // unmasks it in place), and dispatches what is complete.
 func (c *conn) feed(b []byte) {
+	if c.parser == nil {
+		c.parser = parserPool.Get().(*codec.Parser)
+		c.parser.Reset(codec.ParserOptions{MaxMessageSize: c.srv.opts.MaxMessageSize, Compression: c.deflate})
+	}
+	defer c.releaseParserIfIdle()
 	for len(b) > 0 {
 		n, ch, ok, err := c.parser.Next(b)
 		if err != nil {
@@ -199,6 +210,17 @@ func (c *conn) feed(b []byte) {
 		}
 	}
 }
+
+// releaseParserIfIdle returns the parser to the pool when no frame or
+// message is half-way: most connections are idle most of the time.
+func (c *conn) releaseParserIfIdle() {
+	if c.parser != nil && c.parser.Idle() {
+		parserPool.Put(c.parser)
+		c.parser = nil
+	}
+}
+
+var parserPool = sync.Pool{New: func() any { return new(codec.Parser) }}
 
 // data delivers a message that arrived whole straight from the read
 // buffer, and assembles one that arrived in pieces.

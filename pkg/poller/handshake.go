@@ -11,7 +11,6 @@ import (
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -112,7 +111,7 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 	}
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
-	c.parser.Reset(codec.ParserOptions{MaxMessageSize: srv.opts.MaxMessageSize, Compression: deflate.accepted})
+	c.deflate = deflate.accepted
 	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted, DeflateWindowBits: deflate.windowBits}
 	c.sess = srv.hub.Open(c, info, out.Bytes())
 	c.state.Store(connOpen)

@@ -141,7 +141,7 @@ func (h *Hub) Open(t Transport, info Info, preamble []byte) *Session {
 		hub:         h,
 		transport:   t,
 		info:        info,
-		connectedAt: time.Now(),
+		connectedAt: time.Now().UnixNano(),
 	}
 	s.lastRead.Store(h.now())
 	if len(preamble) > 0 {

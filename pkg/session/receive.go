@@ -102,9 +102,9 @@ func (s *Session) TransportClosed(cause string) {
 	s.setState(stateClosed)
 	q := s.q
 	s.q = nil
-	info := s.closeInfo
-	if info.Code == 0 {
-		info = CloseInfo{Code: codec.StatusAbnormalClosure, Reason: cause}
+	info := CloseInfo{Code: codec.StatusAbnormalClosure, Reason: cause}
+	if s.closeInfo != nil {
+		info = *s.closeInfo
 	}
 	s.mu.Unlock()
 	if q != nil {
@@ -126,7 +126,7 @@ func (s *Session) TransportClosed(cause string) {
 			zap.Uint16("code", uint16(info.Code)),
 			zap.String("reason", info.Reason),
 			zap.Bool("by_peer", info.ByPeer),
-			zap.Duration("duration", time.Since(s.connectedAt)),
+			zap.Duration("duration", time.Since(s.ConnectedAt())),
 			zap.Uint64("bytes_in", in),
 			zap.Uint64("bytes_out", out))
 	}

@@ -59,35 +59,38 @@ type Info struct {
 // Session is one upgraded WebSocket connection. All its methods are safe for
 // concurrent use.
 type Session struct {
+	// Fields are ordered by size to keep the struct in the 256-byte size
+	// class: it is paid once per connection.
 	id          ID
 	hub         *Hub
 	transport   Transport
 	info        Info
-	connectedAt time.Time
+	connectedAt int64 // unix ns
 
 	lastRead      atomic.Int64  // coarse clock, unix ns
 	slowSince     atomic.Int64  // when a WriteWait started, or 0
 	closeDeadline atomic.Int64  // when to give up on the closing handshake
-	state         atomic.Uint32 // sessionState; written under mu
-	started       atomic.Bool   // OnOpen was called
-	cleaned       atomic.Bool
-	lastPing      int64 // only used by the hub's tick
-
-	bytesIn, msgsIn atomic.Uint64 // updated by the reader, one at a time
-	flushes         uint32        // owned by whoever holds the writing flag
+	lastPing      int64         // only used by the hub's tick
+	bytesIn       atomic.Uint64 // updated by the reader, one at a time
+	msgsIn        atomic.Uint64
 
 	mu           sync.Mutex
 	q            *queue // frames not yet taken by the writer; nil when empty
 	pendingBytes int    // queued and in flight
 	pendingMsgs  int
-	writing      bool // a goroutine is draining the queue
-	dispatching  bool // the poller is delivering input; it drains afterwards
-	closeQueued  bool
-	after        afterClose
-	closeInfo    CloseInfo
-	attrs        map[string]any
 	bytesOut     uint64
 	msgsOut      uint64
+	closeInfo    *CloseInfo     // set when the close starts
+	attrs        map[string]any // user attributes, allocated on first Set
+
+	state       atomic.Uint32 // sessionState; written under mu
+	flushes     uint32        // owned by whoever holds the writing flag
+	started     atomic.Bool   // OnOpen was called
+	cleaned     atomic.Bool
+	writing     bool // a goroutine is draining the queue
+	dispatching bool // the poller is delivering input; it drains afterwards
+	closeQueued bool
+	after       afterClose
 }
 
 // ID returns the session's stable, unique ID.
@@ -103,7 +106,7 @@ func (s *Session) Info() Info { return s.info }
 func (s *Session) ClientIP() netip.Addr { return s.info.ClientIP }
 
 // ConnectedAt returns when the handshake completed.
-func (s *Session) ConnectedAt() time.Time { return s.connectedAt }
+func (s *Session) ConnectedAt() time.Time { return time.Unix(0, s.connectedAt) }
 
 // Traffic returns the payload bytes and the frames received from and sent
 // to the client so far, control frames included.
@@ -201,7 +204,7 @@ func (s *Session) close(code codec.StatusCode, reason string, after afterClose, 
 		return ErrClosed
 	}
 	s.setState(stateClosing)
-	s.closeInfo = CloseInfo{Code: code, Reason: reason, ByPeer: byPeer}
+	s.closeInfo = &CloseInfo{Code: code, Reason: reason, ByPeer: byPeer}
 	s.closeDeadline.Store(s.hub.now() + int64(s.hub.opts.CloseTimeout))
 	s.closeQueued, s.after = true, after
 	frameReason := reason

@@ -1,0 +1,144 @@
+// Command bench is the gateway's load tool. It opens real WebSocket
+// connections to a server (the gateway, or the baseline in bench/baseline)
+// and measures what a user would ask: how fast connections open, what an
+// idle connection costs the server, echo throughput and latency, latency at
+// a fixed rate without coordinated omission, broadcast fan-out, and what
+// slow consumers do to everyone else.
+//
+//	go run ./bench <scenario> [flags]     go run ./bench <scenario> -h
+//
+// Scenarios: connect, idle, echo, rate, fanout, slow; and report, which turns
+// the JSON lines of bench/run.sh into bench/RESULTS.md.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// options are every scenario's flags; each scenario registers those it
+// uses.
+type options struct {
+	addr, path string
+	sources    int
+	timeout    time.Duration
+	pid        int
+	metrics    string
+	label      string
+	json       bool
+	maxPerProc int
+	dialRate   float64
+
+	n, c     int
+	size     int
+	binary   bool
+	rate     float64
+	duration time.Duration
+	interval time.Duration
+	settle   time.Duration
+	pubs     int
+	slow     int
+	slowSize int
+
+	part, parts int // worker process index and count; part < 0 in the coordinator
+	offset      int // index of this part's first connection, for source addresses
+}
+
+type scenario struct {
+	name  string
+	usage string
+	flags func(fs *flag.FlagSet, o *options)
+	// total is how many connections the run opens, which decides whether it
+	// is split over worker processes.
+	total func(o *options) int
+	// share narrows o to part i of k.
+	share func(o *options, i, k int)
+	// run opens the part's connections, then drives them between start and
+	// the end of the run.
+	run func(p *part)
+	// finish derives the figures of the report.
+	finish func(o *options, res *partResult, m *measurements, rep *report)
+}
+
+var scenarios = map[string]*scenario{}
+
+func register(s *scenario) { scenarios[s.name] = s }
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "help" || os.Args[1] == "--help" {
+		usage()
+		os.Exit(2)
+	}
+	if os.Args[1] == "report" {
+		os.Exit(reportMain(os.Args[2:]))
+	}
+	s, ok := scenarios[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	o := &options{part: -1}
+	fs := flag.NewFlagSet("bench "+s.name, flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: bench %s [flags]\n\n%s\n\nFlags:\n", s.name, s.usage)
+		fs.PrintDefaults()
+	}
+	commonFlags(fs, o)
+	s.flags(fs, o)
+	fs.Parse(os.Args[2:])
+	if o.part >= 0 {
+		os.Exit(workerMain(s, o))
+	}
+	rep, err := coordinate(s, o, os.Args[2:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", s.name, err)
+		os.Exit(1)
+	}
+	rep.print(os.Stdout)
+	if o.json {
+		line, _ := json.Marshal(rep)
+		fmt.Println(string(line))
+	}
+}
+
+func commonFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "server address")
+	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
+	fs.IntVar(&o.sources, "sources", 200, "spread connections over this many source addresses 127.0.0.2... (each has its own ephemeral ports); 0: the kernel's choice")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "connect and handshake timeout")
+	fs.IntVar(&o.pid, "pid", 0, "PID of the server, to read its memory, threads and CPU time from /proc")
+	fs.StringVar(&o.metrics, "metrics", "", "URL of the server's Prometheus metrics, for its goroutine count (go_goroutines)")
+	fs.StringVar(&o.label, "label", "", "name of the server under test, carried into the report (gateway, baseline)")
+	fs.BoolVar(&o.json, "json", false, "also print the report as one JSON line")
+	fs.IntVar(&o.maxPerProc, "max-conns-per-process", 18000, "above this many connections, split the load over worker processes (this machine allows 20,000 open files per process)")
+	fs.Float64Var(&o.dialRate, "dial-rate", 5000, "connections opened per second while setting up")
+	fs.IntVar(&o.part, "part", -1, "internal: run as worker process number part")
+	fs.IntVar(&o.parts, "parts", 0, "internal: number of worker processes")
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "Usage: bench <scenario> [flags]   (bench <scenario> -h for its flags)\n\nScenarios:\n")
+	names := make([]string, 0, len(scenarios))
+	for n := range scenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, firstLine(scenarios[n].usage))
+	}
+	fmt.Fprintf(os.Stderr, "  %-8s %s\n", "report", "turn the JSON lines of bench/run.sh into bench/RESULTS.md")
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

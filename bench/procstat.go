@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serverProbe reads what the server under test costs from outside it:
+// memory and threads from /proc, CPU time from /proc/PID/stat, and the
+// goroutine count from its metrics endpoint when it has one.
+type serverProbe struct {
+	pid        int
+	metricsURL string
+}
+
+type serverSample struct {
+	RSSKiB     int64
+	Threads    int64
+	CPU        time.Duration // user + system
+	Goroutines int64         // -1 when unknown
+}
+
+const clockTicks = 100 // USER_HZ on Linux
+
+func (p serverProbe) enabled() bool { return p.pid > 0 }
+
+func (p serverProbe) sample() (serverSample, error) {
+	s := serverSample{Goroutines: -1}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	if err != nil {
+		return s, fmt.Errorf("server process %d: %w", p.pid, err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "VmRSS:":
+			s.RSSKiB, _ = strconv.ParseInt(f[1], 10, 64)
+		case "Threads:":
+			s.Threads, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	if err != nil {
+		return s, err
+	}
+	// Fields after the command (which may hold spaces) start after ")".
+	rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	if len(rest) > 12 {
+		utime, _ := strconv.ParseInt(rest[11], 10, 64)
+		stime, _ := strconv.ParseInt(rest[12], 10, 64)
+		s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	}
+	if p.metricsURL != "" {
+		s.Goroutines = scrapeGoroutines(p.metricsURL)
+	}
+	return s, nil
+}
+
+// settled samples until RSS changes by less than 1% over a second, or
+// max passes: right after connections open the server still has garbage
+// and untouched buffers settling.
+func (p serverProbe) settled(max time.Duration) serverSample {
+	deadline := time.Now().Add(max)
+	prev, _ := p.sample()
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		cur, err := p.sample()
+		if err != nil {
+			return prev
+		}
+		diff := cur.RSSKiB - prev.RSSKiB
+		if diff < 0 {
+			diff = -diff
+		}
+		if float64(diff) < 0.01*float64(prev.RSSKiB) {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
+}
+
+// scrapeGoroutines reads go_goroutines from a Prometheus text endpoint.
+func scrapeGoroutines(url string) int64 {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int64(n)
+		}
+	}
+	return -1
+}

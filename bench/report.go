@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// reportMain turns the JSON lines of a bench/run.sh run into RESULTS.md:
+// every raw figure, the medians, and the gateway/baseline ratio per figure,
+// with the targets checked.
+func reportMain(args []string) int {
+	fs := flag.NewFlagSet("bench report", flag.ExitOnError)
+	in := fs.String("in", "", "JSON lines written by the scenarios (-json)")
+	commands := fs.String("commands", "", "file listing the exact commands that were run")
+	notes := fs.String("notes", "", "markdown appended under \"Analysis\" (what limits a missed target)")
+	out := fs.String("out", "bench/RESULTS.md", "where to write")
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: bench report -in results.jsonl [-commands cmds.txt] [-notes notes.md] [-out RESULTS.md]\n")
+		fs.PrintDefaults()
+	}
+	fs.Parse(args)
+	reports, err := readReports(*in)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench report: %v\n", err)
+		return 1
+	}
+	var b strings.Builder
+	writeResults(&b, reports, readOptional(*commands), readOptional(*notes))
+	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "bench report: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "bench report: wrote %s from %d runs\n", *out, len(reports))
+	return 0
+}
+
+func readOptional(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func readReports(path string) ([]*report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []*report
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r report
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Scenario != "" {
+			out = append(out, &r)
+		}
+	}
+	return out, sc.Err()
+}
+
+// caseKey identifies a scenario with its parameters, so that rounds of the
+// same case are grouped and cases with different parameters are not.
+func caseKey(r *report) string {
+	var parts []string
+	for k, v := range r.Params {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+	}
+	sort.Strings(parts)
+	return r.Scenario + " " + strings.Join(parts, " ")
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+type caseData struct {
+	key     string
+	order   int
+	byLabel map[string][]*report
+}
+
+func writeResults(w io.Writer, reports []*report, commands, notes string) {
+	cases := map[string]*caseData{}
+	var keys []string
+	for _, r := range reports {
+		k := caseKey(r)
+		c := cases[k]
+		if c == nil {
+			c = &caseData{key: k, order: len(keys), byLabel: map[string][]*report{}}
+			cases[k] = c
+			keys = append(keys, k)
+		}
+		c.byLabel[r.Label] = append(c.byLabel[r.Label], r)
+	}
+	fmt.Fprintf(w, "# Benchmark results\n\n")
+	fmt.Fprintf(w, "Written by `bench/run.sh` (`go run ./bench report`) on %s. The gateway and the\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "baseline (`bench/baseline`: the reference design, gorilla/websocket with a reader and a writer\n")
+	fmt.Fprintf(w, "goroutine and a 256-slot channel per connection) ran alternately, each started fresh, on the same\n")
+	fmt.Fprintf(w, "machine in the same run. Figures are medians over the rounds; **ratio** is gateway / baseline.\n")
+	fmt.Fprintf(w, "This machine is shared and noisy: compare ratios, not absolute numbers.\n\n")
+	fmt.Fprintf(w, "## Machine\n\n```\n%s```\n\n", machine())
+
+	fmt.Fprintf(w, "## Targets\n\n")
+	writeTargets(w, cases)
+
+	fmt.Fprintf(w, "\n## Medians and ratios\n\n")
+	for _, k := range keys {
+		c := cases[k]
+		gw, base := c.byLabel["gateway"], c.byLabel["baseline"]
+		fmt.Fprintf(w, "### %s\n\n", k)
+		fmt.Fprintf(w, "| figure | gateway | baseline | ratio |\n| --- | ---: | ---: | ---: |\n")
+		for _, name := range figureNames(c) {
+			g, b := median(values(gw, name)), median(values(base, name))
+			ratio := "–"
+			if b != 0 && len(gw) > 0 && len(base) > 0 {
+				ratio = fmt.Sprintf("%.3f", g/b)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, cell(gw, g), cell(base, b), ratio)
+		}
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintf(w, "## Every raw figure\n\n")
+	for _, k := range keys {
+		c := cases[k]
+		fmt.Fprintf(w, "<details><summary>%s</summary>\n\n", k)
+		labels := []string{"gateway", "baseline"}
+		fmt.Fprintf(w, "| figure |")
+		for _, l := range labels {
+			for i := range c.byLabel[l] {
+				fmt.Fprintf(w, " %s #%d |", l, i+1)
+			}
+		}
+		fmt.Fprintf(w, "\n| --- |")
+		for _, l := range labels {
+			for range c.byLabel[l] {
+				fmt.Fprintf(w, " ---: |")
+			}
+		}
+		fmt.Fprintln(w)
+		for _, name := range figureNames(c) {
+			fmt.Fprintf(w, "| %s |", name)
+			for _, l := range labels {
+				for _, r := range c.byLabel[l] {
+					fmt.Fprintf(w, " %s |", num(r.Figures[name]))
+				}
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "\n</details>\n\n")
+	}
+	if notes != "" {
+		fmt.Fprintf(w, "## Analysis\n\n%s\n", strings.TrimSpace(notes))
+	}
+	if commands != "" {
+		fmt.Fprintf(w, "\n## Exact commands\n\n```sh\n%s```\n", commands)
+	}
+}
+
+func cell(rs []*report, v float64) string {
+	if len(rs) == 0 {
+		return "–"
+	}
+	return num(v)
+}
+
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v >= 1000 || v <= -1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10 || v <= -10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+func values(rs []*report, name string) []float64 {
+	var out []float64
+	for _, r := range rs {
+		if v, ok := r.Figures[name]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func figureNames(c *caseData) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, rs := range c.byLabel {
+		for _, r := range rs {
+			for k := range r.Figures {
+				if !seen[k] {
+					seen[k] = true
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// target is one of issue #4's goals, checked against the medians.
+type target struct {
+	what  string
+	check func(find func(scenario string, params map[string]string, label, fig string) (float64, bool)) (string, bool, bool)
+}
+
+func writeTargets(w io.Writer, cases map[string]*caseData) {
+	find := func(scenario string, params map[string]string, label, fig string) (float64, bool) {
+		for _, c := range cases {
+			rs := c.byLabel[label]
+			if len(rs) == 0 || rs[0].Scenario != scenario {
+				continue
+			}
+			match := true
+			for k, v := range params {
+				if fmt.Sprint(rs[0].Params[k]) != v {
+					match = false
+				}
+			}
+			if match {
+				vals := values(rs, fig)
+				return median(vals), len(vals) > 0
+			}
+		}
+		return 0, false
+	}
+	ratio := func(scenario string, params map[string]string, fig string) (g, b, r float64, ok bool) {
+		g, ok1 := find(scenario, params, "gateway", fig)
+		b, ok2 := find(scenario, params, "baseline", fig)
+		if !ok1 || !ok2 || b == 0 {
+			return g, b, 0, false
+		}
+		return g, b, g / b, true
+	}
+	targets := []target{
+		{"idle memory per connection ≤ 4 KB at 10,000 connections", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, ok := find("idle", map[string]string{"n": "10000"}, "gateway", "server_kib_per_conn")
+			return fmt.Sprintf("%.2f KiB (%.2f KB)", g, g*1.024), ok && g*1.024 <= 4, ok
+		}},
+		{"idle memory ratio to the baseline ≤ 0.15", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratio("idle", map[string]string{"n": "10000"}, "server_kib_per_conn")
+			return fmt.Sprintf("%.2f / %.2f KiB = %.3f", g, b, r), ok && r <= 0.15, ok
+		}},
+		{"server CPU per echoed message (C=100, S=64) ≤ 0.8× the baseline's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratio("echo", map[string]string{"c": "100", "size": "64"}, "server_cpu_us_per_msg")
+			return fmt.Sprintf("%.2f / %.2f µs = %.3f", g, b, r), ok && r <= 0.8, ok
+		}},
+		{"rate: p99 latency no worse than the baseline's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratio("rate", nil, "latency_p99_ms")
+			return fmt.Sprintf("%.2f / %.2f ms = %.3f", g, b, r), ok && g <= b, ok
+		}},
+		{"rate: p99.9 latency under 50 ms", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, ok := find("rate", nil, "gateway", "latency_p999_ms")
+			return fmt.Sprintf("%.2f ms", g), ok && g < 50, ok
+		}},
+		{"fanout: deliveries/s ≥ 3× the baseline's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratio("fanout", nil, "deliveries_per_s")
+			return fmt.Sprintf("%.0f / %.0f = %.2f", g, b, r), ok && r >= 3, ok
+		}},
+		{"fanout: p99 delivery latency lower than the baseline's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratio("fanout", nil, "delivery_p99_ms")
+			return fmt.Sprintf("%.1f / %.1f ms = %.3f", g, b, r), ok && g < b, ok
+		}},
+		{"slow consumers: normal clients' p99 within 2× of a run without them (gateway)", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			with, ok1 := find("slow", map[string]string{"slow": "200"}, "gateway", "normal_rtt_p99_ms")
+			without, ok2 := find("slow", map[string]string{"slow": "0"}, "gateway", "normal_rtt_p99_ms")
+			ok := ok1 && ok2 && without > 0
+			return fmt.Sprintf("%.2f ms with, %.2f ms without: %.2f×", with, without, with/without), ok && with <= 2*without, ok
+		}},
+	}
+	fmt.Fprintf(w, "| target | measured | met |\n| --- | --- | --- |\n")
+	for _, t := range targets {
+		text, met, measured := t.check(find)
+		verdict := "**missed**"
+		switch {
+		case !measured:
+			text, verdict = "not measured in this run", "–"
+		case met:
+			verdict = "yes"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, text, verdict)
+	}
+}
+
+func machine() string {
+	var b strings.Builder
+	if cpu, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(cpu), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				fmt.Fprintf(&b, "cpu:    %s\n", strings.TrimSpace(strings.SplitN(line, ":", 2)[1]))
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&b, "cores:  %d\n", runtime.NumCPU())
+	if mem, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fmt.Fprintf(&b, "memory: %s\n", strings.TrimSpace(strings.SplitN(string(mem), "\n", 2)[0]))
+	}
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		fmt.Fprintf(&b, "kernel: %s", out)
+	}
+	fmt.Fprintf(&b, "go:     %s\n", runtime.Version())
+	if out, err := exec.Command("sh", "-c", "ulimit -n").Output(); err == nil {
+		fmt.Fprintf(&b, "nofile: %s", out)
+	}
+	return b.String()
+}
