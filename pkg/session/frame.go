@@ -24,11 +24,16 @@ func (t MessageType) String() string { return codec.OpCode(t).String() }
 // pooled; the bytes must not be changed once the frame is built.
 type Frame struct {
 	buf     []byte
-	refs    atomic.Int32
 	payload int32 // payload length, for traffic counters
 	class   int8  // index into framePools, or -1 when not pooled
 	op      codec.OpCode
 	raw     bool // not a WebSocket frame (the handshake response): not counted
+
+	// refs changes on every core during a broadcast; it gets its own cache
+	// line so that reading buf, which every writer does, stays cheap.
+	_    [64]byte
+	refs atomic.Int32
+	_    [60]byte
 
 	// The permessage-deflate variants, built once per window size on first
 	// use, for all recipients that negotiated compression: a broadcast is

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +93,7 @@ type Hub struct {
 	log      *zap.Logger
 	clock    atomic.Int64 // coarse unix ns, advanced by Tick
 	tickBuf  []*Session   // reused by Tick, which runs on one goroutine
+	flush    flushQueue
 }
 
 // NewHub returns a hub that calls handler for every session.
@@ -167,13 +166,10 @@ func (s *Session) Start() {
 	}
 }
 
-// broadcastParallelMin is the session count from which a broadcast is
-// spread over all CPUs: below it the goroutines cost more than they save.
-const broadcastParallelMin = 512
-
 // Broadcast sends a data message to every open session. The frame is
-// encoded once and shared by every queue. It returns how many sessions
-// accepted it.
+// encoded once (and compressed once per window size) and shared by every
+// queue. It returns how many sessions accepted it; the writes happen on
+// the hub's flushers after Broadcast returns.
 func (h *Hub) Broadcast(t MessageType, payload []byte) int {
 	f := NewFrame(t, payload)
 	n := h.BroadcastFrame(f)
@@ -182,31 +178,27 @@ func (h *Hub) Broadcast(t MessageType, payload []byte) int {
 }
 
 // BroadcastFrame sends f to every open session; the caller keeps its
-// reference. Writing to many sockets is CPU work, so large broadcasts are
-// spread over GOMAXPROCS goroutines by registry shard.
+// reference.
 func (h *Hub) BroadcastFrame(f *Frame) int {
-	var delivered atomic.Int64
-	send := func(s *Session) bool {
-		if s.SendFrame(f) == nil {
-			delivered.Add(1)
+	delivered := 0
+	batch := getSnapshot()
+	defer putSnapshot(batch)
+	h.registry.Range(func(s *Session) bool {
+		start, err := s.sendFrame(f, false)
+		if err == nil {
+			delivered++
+		}
+		if start {
+			*batch = append(*batch, s)
+			if len(*batch) == 256 { // keep the flushers busy during a large broadcast
+				h.schedule(*batch)
+				*batch = (*batch)[:0]
+			}
 		}
 		return true
-	}
-	workers := runtime.GOMAXPROCS(0)
-	if h.registry.Count() < broadcastParallelMin || workers == 1 {
-		h.registry.Range(send)
-		return int(delivered.Load())
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < registryShards; i += workers {
-				h.registry.rangeShard(i, send)
-			}
-		})
-	}
-	wg.Wait()
-	return int(delivered.Load())
+	})
+	h.schedule(*batch)
+	return delivered
 }
 
 // CloseAll starts the closing handshake on every open session.

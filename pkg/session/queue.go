@@ -45,27 +45,36 @@ const (
 // push queues f, taking over the caller's reference, and starts draining the
 // queue unless someone already is.
 func (s *Session) push(f *Frame, mode pushMode) error {
+	_, err := s.enqueue(f, mode, true)
+	return err
+}
+
+// enqueue queues f, taking over the caller's reference. When the queue
+// needs a writer, it drains it at once (drainNow), or reports start = true
+// so that the caller arranges for a drain.
+func (s *Session) enqueue(f *Frame, mode pushMode, drainNow bool) (start bool, err error) {
 	s.mu.Lock()
 	if sessionState(s.state.Load()) != stateOpen {
 		s.mu.Unlock()
 		f.release(true)
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if s.overLimitLocked(len(f.buf)) {
 		if mode == skipIfFull {
 			s.mu.Unlock()
 			f.release(true)
-			return ErrQueueFull
+			return false, ErrQueueFull
 		}
-		return s.overflow(f) // unlocks
+		return false, s.overflow(f) // unlocks
 	}
 	s.appendLocked(f)
-	start := s.startLocked()
+	start = s.startLocked()
 	s.mu.Unlock()
-	if start {
+	if start && drainNow {
 		s.drain()
+		return false, nil
 	}
-	return nil
+	return start, nil
 }
 
 // overLimitLocked reports whether n more bytes would break a queue limit.

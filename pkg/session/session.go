@@ -178,13 +178,21 @@ func (s *Session) SendText(text string) error {
 // SendFrame queues a frame built with NewFrame, sharing its bytes (or, for
 // a session that negotiated compression, those of its compressed variant).
 func (s *Session) SendFrame(f *Frame) error {
+	_, err := s.sendFrame(f, true)
+	return err
+}
+
+// sendFrame queues f. When drainNow is false and the queue needs a writer,
+// it returns start = true and leaves the draining to the caller (a
+// broadcast hands the session to the hub's flushers).
+func (s *Session) sendFrame(f *Frame, drainNow bool) (start bool, err error) {
 	if s.compresses(int(f.payload)) {
 		if z := f.deflated(s.hub.opts.Compressor, s.windowBits()); z != nil {
 			f = z
 		}
 	}
 	f.retain()
-	return s.push(f, applyPolicy)
+	return s.enqueue(f, applyPolicy, drainNow)
 }
 
 // Close starts the closing handshake: it queues a close frame with code and

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"runtime"
 	"testing"
 )
 
@@ -59,6 +60,20 @@ func BenchmarkBroadcast10k(b *testing.B) {
 				n,
 			)
 		}
+		h.waitFlushed() // count the writes, not just the enqueueing
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/delivery")
+}
+
+// waitFlushed waits until the hub's flushers have drained everything.
+func (h *Hub) waitFlushed() {
+	for {
+		h.flush.mu.Lock()
+		idle := h.flush.workers == 0
+		h.flush.mu.Unlock()
+		if idle {
+			return
+		}
+		runtime.Gosched()
+	}
 }

@@ -356,7 +356,7 @@ func TestConcurrentSendersKeepPerSenderOrder(t *testing.T) {
 func TestBroadcastSharesOneEncoding(t *testing.T) {
 	h := NewHub(Options{}, &recorder{})
 	var transports []*memTransport
-	for range broadcastParallelMin + 10 { // take the parallel path
+	for range 600 {
 		_, tr := newTestSession(h)
 		transports = append(transports, tr)
 	}
@@ -365,6 +365,9 @@ func TestBroadcastSharesOneEncoding(t *testing.T) {
 			"delivered to %d of %d",
 			n, len(transports),
 		)
+	}
+	for _, tr := range transports { // the hub's flushers write after Broadcast returns
+		waitFor(t, "broadcast written", func() bool { return len(tr.frames(t)) == 1 })
 	}
 	first := &transports[0].vectors[0][0]
 	for i, tr := range transports {
@@ -482,6 +485,9 @@ func TestCompressionSharesOneDeflatedFrame(t *testing.T) {
 	big := []byte(strings.Repeat("compress me ", 50))
 	h.Broadcast(Text, big)
 	h.Broadcast(Text, []byte("tiny"))
+	for _, tr := range append(zipped, plain...) {
+		waitFor(t, "broadcasts written", func() bool { return len(tr.frames(t)) == 2 })
+	}
 	first := &zipped[0].vectors[0][0]
 	for _, tr := range zipped {
 		if &tr.vectors[0][0] != first {

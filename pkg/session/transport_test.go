@@ -120,7 +120,7 @@ func (t *memTransport) frames(tb testing.TB) []sentFrame {
 	t.mu.Lock()
 	data := bytes.Clone(t.out.Bytes())
 	t.mu.Unlock()
-	p := codec.NewParser(codec.ParserOptions{Client: true})
+	p := codec.NewParser(codec.ParserOptions{Client: true, Compression: true})
 	var out []sentFrame
 	var cur []byte
 	for len(data) > 0 {
