@@ -23,6 +23,7 @@ results=$OUT/results.jsonl
 commands=$OUT/commands.txt
 : >"$results"
 : >"$commands"
+: >"$OUT/human.txt"
 
 echo "== building" >&2
 go build -o "$OUT/gateway" ./cmd/gateway
@@ -93,7 +94,7 @@ run_case() {
 for s in $SCENARIOS; do
   case $s in
   idle) run_case idle echo idle -n 10000 ;;
-  connect) run_case connect echo connect -n 10000 -dial-rate 5000 ;;
+  connect) run_case connect echo connect -n 10000 -dial-rate 20000 ;;
   echo64) run_case echo64 echo echo -c 100 -size 64 -duration 10s ;;
   echo1k) run_case echo1k echo echo -c 1000 -size 1024 -duration 10s ;;
   rate) run_case rate echo rate -c 10000 -rate 10000 -duration 10s ;;

@@ -252,39 +252,48 @@ func stampOf(p []byte) (time.Time, bool) {
 }
 
 // runRate sends on a fixed schedule per connection and measures from the
-// intended send times.
+// intended send times. One scheduler goroutine sends every message when it
+// is due (ten thousand sleeping goroutines would make the load tool, not the
+// server, the source of latency); a reader per connection takes the echoes.
 func runRate(p *part) {
 	conns := p.dialAll(p.o.c)
 	deadline := p.ready()
 	if len(conns) == 0 {
 		return
 	}
-	interval := time.Duration(float64(time.Second) * float64(len(conns)) / p.o.rate)
+	n := len(conns)
+	interval := time.Duration(float64(time.Second) * float64(n) / p.o.rate)
 	start := time.Now()
 	size := max(p.o.size, 24)
 	op := opFor(p.o.binary)
+	// Connection i sends at start + i*interval/n + k*interval: the schedule
+	// as a whole is one message every interval/n, in connection order.
+	step := interval / time.Duration(n)
+	total := 0
+	for start.Add(time.Duration(total) * step).Before(deadline) {
+		total++
+	}
+	counts := make([]int, n)
+	for k := range total {
+		counts[k%n]++
+	}
+	p.c.Sent.Add(int64(total))
 	var wg sync.WaitGroup
-	for i, c := range conns {
-		// Spread the connections' schedules over one interval, so that the
-		// total rate is smooth rather than all connections at once.
-		first := start.Add(interval * time.Duration(i) / time.Duration(len(conns)))
-		count := 0 // messages this connection will send
-		for first.Add(time.Duration(count) * interval).Before(deadline) {
-			count++
-		}
-		p.c.Sent.Add(int64(count))
-		wg.Go(func() { // the schedule: late sends keep their intended time
-			buf := make([]byte, 0, size)
-			for k := range count {
-				intended := first.Add(time.Duration(k) * interval)
-				time.Sleep(time.Until(intended))
-				if err := c.send(op, stamped(buf, intended, size)); err != nil {
-					p.c.fail(err)
-					c.close()
-					return
-				}
+	wg.Go(func() {
+		buf := make([]byte, 0, size)
+		for k := range total {
+			intended := start.Add(time.Duration(k) * step)
+			if wait := time.Until(intended); wait > 0 {
+				time.Sleep(wait)
 			}
-		})
+			c := conns[k%n]
+			if err := c.send(op, stamped(buf, intended, size)); err != nil {
+				p.c.fail(err) // a late send keeps its intended time: no coordinated omission
+			}
+		}
+	})
+	for i, c := range conns {
+		count := counts[i]
 		wg.Go(func() {
 			c.conn.SetReadDeadline(deadline.Add(5 * time.Second))
 			for range count {

@@ -351,6 +351,7 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 				// Reading now drains the echoes the kernel buffered, then the
 				// close frame the policy queued.
 				slow.expectClose(codec.StatusPolicyViolation)
+				slow.conn.Close() // the server sent FIN after the close frame; hanging up ends it
 				waitUntil(t, "slow session gone", func() bool { return srv.Hub().Count() == 1 })
 			case session.PolicyDrop:
 				waitUntil(t, "messages dropped", func() bool { return st.Dropped.Load() > 0 })

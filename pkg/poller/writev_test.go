@@ -58,3 +58,20 @@ func TestWritevReportsAFullSocketAsAShortWrite(t *testing.T) {
 		total,
 	)
 }
+
+func TestWritevOneBuffer(t *testing.T) {
+	w, r := socketPair(t)
+	if n, err := writev(w, [][]byte{[]byte("one frame")}); err != nil || n != 9 {
+		t.Fatalf(
+			"wrote %d: %v",
+			n, err,
+		)
+	}
+	got := make([]byte, 16)
+	if m, _ := syscall.Read(r, got); string(got[:m]) != "one frame" {
+		t.Fatalf(
+			"read %q",
+			got[:m],
+		)
+	}
+}

@@ -139,7 +139,11 @@ func (s *Session) overflow(f *Frame) error {
 		zap.Int("pending_messages", pendingMsgs),
 		zap.Int("queue_max_bytes", h.opts.QueueMaxBytes),
 		zap.Int("queue_max_messages", h.opts.QueueMaxMessages))
-	s.close(codec.StatusPolicyViolation, "slow consumer", afterCloseTCP, false)
+	// FIN after the close frame, not a reset: this client is probably still
+	// sending, and closing a socket with unread input resets it, which
+	// makes the client's kernel discard what it has not read yet, the
+	// close frame included.
+	s.close(codec.StatusPolicyViolation, "slow consumer", afterShutdown, false)
 	return ErrSlowConsumer
 }
 

@@ -39,7 +39,7 @@ const (
 	afterNothing  afterClose = iota
 	afterWaitPeer            // wait for the peer's close frame or the close deadline
 	afterShutdown            // send FIN, then wait for the peer's EOF or the close deadline
-	afterCloseTCP            // close the connection at once
+	afterCloseTCP            // close the connection at once (only when the peer sends no more)
 )
 
 // Info describes the connection under a session, as the poller saw it.

@@ -115,7 +115,9 @@ func TestSlowConsumerClosePolicy(t *testing.T) {
 			err,
 		)
 	}
-	tr.setRoom(-1) // the client reads again: it gets the close frame, then TCP closes
+	tr.setRoom(-1) // the client reads again: it gets the close frame, then FIN
+	waitFor(t, "FIN sent", func() bool { _, fin := tr.isClosed(); return fin })
+	h.Tick(time.Now().Add(2 * time.Hour)) // the client never hangs up: the close timeout ends it
 	waitFor(t, "transport closed", func() bool { c, _ := tr.isClosed(); return c })
 	frames := tr.frames(t)
 	last := frames[len(frames)-1]
