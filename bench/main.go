@@ -33,16 +33,17 @@ type options struct {
 	maxPerProc int
 	dialRate   float64
 
-	n, c     int
-	size     int
-	binary   bool
-	rate     float64
-	duration time.Duration
-	interval time.Duration
-	settle   time.Duration
-	pubs     int
-	slow     int
-	slowSize int
+	n, c      int
+	size      int
+	binary    bool
+	rate      float64
+	duration  time.Duration
+	interval  time.Duration
+	settle    time.Duration
+	pubs      int
+	slow      int
+	slowSize  int
+	slowBurst int
 
 	part, parts int // worker process index and count; part < 0 in the coordinator
 	offset      int // index of this part's first connection, for source addresses

@@ -91,21 +91,7 @@ latency percentiles, and with -pid the server's CPU time per message.`,
 			op := opFor(p.o.binary)
 			var wg sync.WaitGroup
 			for _, c := range conns {
-				wg.Go(func() {
-					for time.Now().Before(deadline) {
-						t := time.Now()
-						if err := c.send(op, payload); err != nil {
-							p.c.fail(err)
-							return
-						}
-						if _, _, err := c.next(); err != nil {
-							p.c.fail(err)
-							return
-						}
-						p.lat.record(time.Since(t))
-						p.c.Messages.Add(1)
-					}
-				})
+				wg.Go(func() { echoLoop(p, c, op, payload, deadline) })
 			}
 			wg.Wait()
 		},
@@ -191,22 +177,23 @@ Start the gateway with -handler broadcast (the baseline: -mode broadcast).`,
 	register(&scenario{
 		name: "slow",
 		usage: `C normal clients echo in a closed loop (as in echo) while K slow clients
-send continuously and never read. Reports what the normal clients see, and
-how many slow clients the server cut off. Run it with -slow 0 for the
-comparison without slow clients.`,
+stop reading: each sends a burst (more than its buffers and queue can echo
+back), then neither reads nor sends. Reports what the normal clients see, and
+how many slow clients the server cut off. Run it with -slow 0 to compare.`,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.c, "c", 100, "normal clients")
 			fs.IntVar(&o.slow, "slow", 200, "clients that never read")
 			fs.IntVar(&o.size, "size", 64, "normal clients' message size")
 			fs.IntVar(&o.slowSize, "slow-size", 16384, "slow clients' message size")
+			fs.IntVar(&o.slowBurst, "slow-burst", 16<<20, "bytes each slow client sends before it goes silent")
 			fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration")
 		},
 		total: func(o *options) int { return o.c + o.slow },
 		share: func(o *options, i, k int) {},
 		run:   runSlow,
 		finish: func(o *options, r *partResult, m *measurements, rep *report) {
-			rep.Params["c"], rep.Params["slow"], rep.Params["size"], rep.Params["slow_size"], rep.Params["duration"] =
-				o.c, o.slow, o.size, o.slowSize, o.duration.String()
+			rep.Params["c"], rep.Params["slow"], rep.Params["size"], rep.Params["slow_size"], rep.Params["slow_burst"], rep.Params["duration"] =
+				o.c, o.slow, o.size, o.slowSize, o.slowBurst, o.duration.String()
 			rep.set("normal_msgs_per_s", float64(r.Messages)/m.elapsed.Seconds())
 			latencyFigures(rep, "normal_rtt_", r.Latency)
 			rep.set("slow_cut_off", float64(r.Extra["slow_cut_off"]))
@@ -366,7 +353,11 @@ func runFanout(p *part) {
 	p.add("last_ns_max", last.load())
 }
 
-// runSlow runs normal echo clients beside clients that never read.
+// runSlow runs normal echo clients beside clients that stop reading: each
+// slow client sends a burst of messages whose echoes are more than its
+// socket buffers and its server-side queue can hold, then never reads (nor
+// sends) again. At the end it checks, by reading what was buffered, whether
+// the server cut it off.
 func runSlow(p *part) {
 	normal := p.dialAll(p.o.c)
 	slow := make([]*wsClient, 0, p.o.slow)
@@ -380,12 +371,9 @@ func runSlow(p *part) {
 	junk := bytes.Repeat([]byte("s"), p.o.slowSize)
 	for _, c := range slow {
 		wg.Go(func() {
-			for time.Now().Before(deadline) {
+			for sent := 0; sent < p.o.slowBurst && time.Now().Before(deadline); sent += len(junk) {
 				c.conn.SetWriteDeadline(deadline)
 				if err := c.send(codec.OpBinary, junk); err != nil {
-					if errorReason(err) != "timeout" {
-						p.add("slow_cut_off", 1) // the server closed it
-					}
 					return
 				}
 				p.add("slow_bytes", int64(len(junk)))
@@ -394,21 +382,40 @@ func runSlow(p *part) {
 	}
 	payload := bytes.Repeat([]byte("x"), p.o.size)
 	for _, c := range normal {
+		wg.Go(func() { echoLoop(p, c, codec.OpText, payload, deadline) })
+	}
+	wg.Wait()
+	for _, c := range slow { // after the measurement: did the server hang up?
 		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				if err := c.send(codec.OpText, payload); err != nil {
-					p.c.fail(err)
+			c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 256<<10)
+			for {
+				if _, err := c.conn.Read(buf); err != nil {
+					if errorReason(err) != "timeout" {
+						p.add("slow_cut_off", 1)
+					}
 					return
 				}
-				if _, _, err := c.next(); err != nil {
-					p.c.fail(err)
-					return
-				}
-				p.lat.record(time.Since(t))
-				p.c.Messages.Add(1)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// echoLoop sends payload and waits for its echo, again and again until
+// deadline, recording each round trip.
+func echoLoop(p *part, c *wsClient, op codec.OpCode, payload []byte, deadline time.Time) {
+	for time.Now().Before(deadline) {
+		t := time.Now()
+		if err := c.send(op, payload); err != nil {
+			p.c.fail(err)
+			return
+		}
+		if _, _, err := c.next(); err != nil {
+			p.c.fail(err)
+			return
+		}
+		p.lat.record(time.Since(t))
+		p.c.Messages.Add(1)
+	}
 }

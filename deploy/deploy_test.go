@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/xh-control/gateway/internal/gatewaytest"
 )
 
 var gatewayBin string
@@ -25,9 +26,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	gatewayBin = filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", gatewayBin, "github.com/xh-control/gateway/cmd/gateway").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the gateway: %v\n%s", err, out)
+	if gatewayBin, err = gatewaytest.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -295,41 +295,12 @@ func TestNginxEndToEnd(t *testing.T) {
 // startGateway runs the binary and returns its WebSocket and admin addresses.
 func startGateway(t *testing.T, args ...string) (string, string) {
 	t.Helper()
-	cmd := exec.Command(gatewayBin, append([]string{"-listen", "127.0.0.1:0", "-admin.listen", "127.0.0.1:0", "-log.format", "json"}, args...)...)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	p, err := gatewaytest.Start(gatewayBin, nil, append([]string{"-admin.listen", "127.0.0.1:0"}, args...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	addrs := make(chan [2]string, 1)
-	go func() {
-		var ws, admin string
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				continue
-			}
-			switch line["msg"] {
-			case "listening":
-				ws = line["addr"].(string)
-			case "admin listening":
-				admin = line["addr"].(string)
-			}
-			if ws != "" && admin != "" {
-				addrs <- [2]string{ws, admin}
-				ws = ""
-			}
-		}
-	}()
-	select {
-	case a := <-addrs:
-		return a[0], a[1]
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not start")
-		return "", ""
-	}
+	t.Cleanup(p.Stop)
+	return p.Addr, p.AdminAddr
 }
 
 // startNginx runs nginx in the foreground with the shipped server block,

@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/xh-control/gateway/internal/gatewaytest"
 )
 
 var binary string
@@ -23,9 +22,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the gateway: %v\n%s", err, out)
+	binary, err = gatewaytest.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -33,82 +32,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// gatewayProcess is the real binary, started the way systemd starts it.
-type gatewayProcess struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	mu   sync.Mutex
-	logs []map[string]any
-	done chan struct{}
-}
-
-func startGateway(t *testing.T, args ...string) *gatewayProcess {
+// startGateway runs the binary the way systemd starts it, with its admin
+// listener on a free port.
+func startGateway(t *testing.T, args ...string) *gatewaytest.Process {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"-listen", "127.0.0.1:0", "-admin.listen", "127.0.0.1:0", "-log.format", "json"}, args...)...)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	p, err := gatewaytest.Start(binary, nil, append([]string{"-admin.listen", "127.0.0.1:0"}, args...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &gatewayProcess{t: t, cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				continue
-			}
-			p.mu.Lock()
-			p.logs = append(p.logs, line)
-			p.mu.Unlock()
-			if line["msg"] == "listening" {
-				listening <- line["addr"].(string)
-			}
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	select {
-	case p.addr = <-listening:
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not start listening")
-	}
+	t.Cleanup(func() { p.Cmd.Process.Kill(); p.Wait(5 * time.Second) })
 	return p
 }
 
-func (p *gatewayProcess) signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
-
-// wait returns the exit code, failing the test if the process outlives d.
-func (p *gatewayProcess) wait(d time.Duration) int {
-	p.t.Helper()
-	exited := make(chan error, 1)
-	go func() { <-p.done; exited <- p.cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		return 0
-	case <-time.After(d):
-		p.t.Fatalf(
-			"gateway still running after %v",
-			d,
-		)
-		return -1
+// exitCode waits for the process to exit, failing the test if it outlives d.
+func exitCode(t *testing.T, p *gatewaytest.Process, d time.Duration) int {
+	t.Helper()
+	code, err := p.Wait(d)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func (p *gatewayProcess) logged(msg string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, l := range p.logs {
-		if l["msg"] == msg {
-			return true
-		}
-	}
-	return false
+	return code
 }
 
 func dial(t *testing.T, addr string, header map[string][]string) *websocket.Conn {
@@ -129,7 +72,7 @@ func TestSIGTERMClosesEveryClientWith1001(t *testing.T) {
 	const clients = 25
 	codes := make(chan int, clients)
 	for range clients {
-		c := dial(t, p.addr, nil)
+		c := dial(t, p.Addr, nil)
 		go func() {
 			for {
 				if _, _, err := c.ReadMessage(); err != nil {
@@ -143,7 +86,7 @@ func TestSIGTERMClosesEveryClientWith1001(t *testing.T) {
 			}
 		}()
 	}
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	for range clients {
 		select {
 		case code := <-codes:
@@ -157,13 +100,13 @@ func TestSIGTERMClosesEveryClientWith1001(t *testing.T) {
 			t.Fatal("a client got no close frame")
 		}
 	}
-	if code := p.wait(10 * time.Second); code != 0 {
+	if code := exitCode(t, p, 10*time.Second); code != 0 {
 		t.Fatalf(
 			"exit code %d, want 0",
 			code,
 		)
 	}
-	if !p.logged("shutdown complete") {
+	if !p.Logged("shutdown complete") {
 		t.Fatal("no clean shutdown logged")
 	}
 }
@@ -172,7 +115,7 @@ func TestSIGTERMClosesEveryClientWith1001(t *testing.T) {
 // holds the shutdown; a second signal ends the process immediately.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	p := startGateway(t, "-shutdown-timeout", "1m", "-session.close-timeout", "1m")
-	c := dial(t, p.addr, nil)
+	c := dial(t, p.Addr, nil)
 	c.SetCloseHandler(func(int, string) error { return nil }) // never answers
 	go func() {
 		for {
@@ -181,11 +124,11 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 			}
 		}
 	}()
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
-	p.signal(syscall.SIGINT)
-	if code := p.wait(5 * time.Second); code != 1 {
+	p.Signal(syscall.SIGINT)
+	if code := exitCode(t, p, 5*time.Second); code != 1 {
 		t.Fatalf(
 			"exit code %d, want 1 for a forced exit",
 			code,
@@ -207,20 +150,20 @@ func TestSIGHUPReloadsWithoutDroppingConnections(t *testing.T) {
 	file := filepath.Join(dir, "gateway.yaml")
 	os.WriteFile(file, []byte("log:\n  level: info\norigins:\n  allowed: [\"https://old.example\"]\n  allow_same_origin: false\n"), 0o644)
 	p := startGateway(t, "-config", file)
-	old := dial(t, p.addr, map[string][]string{"Origin": {"https://old.example"}})
-	if _, _, err := websocket.DefaultDialer.Dial("ws://"+p.addr+"/ws", map[string][]string{"Origin": {"https://new.example"}}); err == nil {
+	old := dial(t, p.Addr, map[string][]string{"Origin": {"https://old.example"}})
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr+"/ws", map[string][]string{"Origin": {"https://new.example"}}); err == nil {
 		t.Fatal("new origin allowed before the reload")
 	}
 	os.WriteFile(file, []byte("log:\n  level: debug\norigins:\n  allowed: [\"https://new.example\"]\n  allow_same_origin: false\n"), 0o644)
-	p.signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
-	for !p.logged("configuration reloaded (log level, origins, trusted proxies; other changes need a restart)") {
+	for !p.Logged("configuration reloaded (log level, origins, trusted proxies; other changes need a restart)") {
 		if time.Now().After(deadline) {
 			t.Fatal("reload not logged")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	dial(t, p.addr, map[string][]string{"Origin": {"https://new.example"}})
+	dial(t, p.Addr, map[string][]string{"Origin": {"https://new.example"}})
 	if err := old.WriteMessage(websocket.TextMessage, []byte("still here")); err != nil {
 		t.Fatal(err)
 	}
@@ -232,9 +175,9 @@ func TestSIGHUPReloadsWithoutDroppingConnections(t *testing.T) {
 		)
 	}
 	// debug level is on: session open/close lines now appear.
-	dial(t, p.addr, map[string][]string{"Origin": {"https://new.example"}}).Close()
+	dial(t, p.Addr, map[string][]string{"Origin": {"https://new.example"}}).Close()
 	deadline = time.Now().Add(5 * time.Second)
-	for !p.logged("session opened") {
+	for !p.Logged("session opened") {
 		if time.Now().After(deadline) {
 			t.Fatal("log level not reloaded")
 		}

@@ -2,13 +2,13 @@ package main
 
 import (
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xh-control/gateway/internal/gatewaytest"
 )
 
 // TestSystemdNotifyProtocol runs the binary the way systemd runs a
@@ -35,13 +35,12 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 		}
 	}()
 
-	cmd := exec.Command(binary, "-listen", "127.0.0.1:0", "-admin.listen", "", "-log.format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000") // WatchdogSec=0.4s
-	if err := cmd.Start(); err != nil {
+	p, err := gatewaytest.Start(binary, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"}, "-admin.listen", "") // WatchdogSec=0.4s
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	pid := cmd.Process.Pid
+	defer p.Cmd.Process.Kill()
+	pid := p.Cmd.Process.Pid
 
 	expect := func(prefix string, within time.Duration) string {
 		t.Helper()
@@ -83,10 +82,10 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 	expect("READY=1", 5*time.Second)
 	syscall.Kill(pid, syscall.SIGTERM)
 	expect("STOPPING=1", 5*time.Second)
-	if err := cmd.Wait(); err != nil {
+	if code, err := p.Wait(10 * time.Second); err != nil || code != 0 {
 		t.Fatalf(
-			"exit after SIGTERM: %v",
-			err,
+			"exit after SIGTERM: %d %v",
+			code, err,
 		)
 	}
 }

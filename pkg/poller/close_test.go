@@ -308,7 +308,7 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 			defer normal.Close()
 			stop := make(chan struct{})
 			sent := make(chan int, 1)
-			go func() { // the slow client sends 64 KiB messages and never reads
+			go func() { // the slow client sends 64 KiB messages, 64 MB/s, and never reads
 				frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 64<<10))
 				n := 0
 				defer func() { sent <- n }()
@@ -326,6 +326,9 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 						return
 					}
 					n++
+					// Paced: a client that floods past the server's close is
+					// reset instead (TestFloodAfterCloseIsCutOff).
+					time.Sleep(time.Millisecond)
 				}
 			}()
 			msg := bytes.Repeat([]byte("n"), 100)
@@ -371,4 +374,32 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFloodAfterCloseIsCutOff: a client that keeps sending after the server
+// closed its session (it is not reading, or does not care) is disconnected
+// once it sent more than a budget (4 MiB), instead of being read until the
+// close timeout.
+func TestFloodAfterCloseIsCutOff(t *testing.T) {
+	srv, addr := startServer(t, Options{Session: session.Options{CloseTimeout: time.Minute}}, handler.Echo{})
+	c := dialRaw(t, addr)
+	c.upgrade("/ws")
+	var s *session.Session
+	waitUntil(t, "session registered", func() bool {
+		srv.Hub().Registry().Range(func(x *session.Session) bool { s = x; return false })
+		return s != nil
+	})
+	s.Close(4000, "go away")
+	frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 16<<10))
+	start := time.Now()
+	for {
+		c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.conn.Write(frame); err != nil {
+			break // cut off
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the flood was read for 10 seconds after the close")
+		}
+	}
+	waitUntil(t, "session gone", func() bool { return srv.Hub().Count() == 0 })
 }

@@ -53,6 +53,9 @@ type conn struct {
 	msg     *[]byte // a data message split across frames or reads
 	msgOp   codec.OpCode
 	ctl     *[]byte // a control frame split across reads
+	// lateInput counts bytes received after the session started closing:
+	// past closingInputBudget the client is ignoring the close frame.
+	lateInput int
 
 	// fdMu keeps the descriptor open while a direct write runs: the close
 	// callback takes it before netpoll closes the fd, so a write can never
@@ -172,6 +175,9 @@ func (c *conn) readFrames(r netpoll.Reader) {
 	s := c.sess
 	s.BeginDispatch()
 	for n := r.Len(); n > 0 && c.state.Load() == connOpen; n = r.Len() {
+		if !s.Open() && c.ignoresClose(n) {
+			break
+		}
 		b, err := r.Next(n)
 		if err != nil {
 			break
@@ -180,6 +186,26 @@ func (c *conn) readFrames(r netpoll.Reader) {
 		r.Release()
 	}
 	s.EndDispatch()
+}
+
+// closingInputBudget is how much a client may send after the session
+// started closing, while its answer to the close frame is awaited: what it
+// had in flight when our close frame reached it, generously (closing
+// sessions' messages are parsed but not handled, which is cheap).
+const closingInputBudget = 4 << 20
+
+// ignoresClose accounts for n bytes arriving on a closing session. A client
+// that keeps sending past the budget is not reading (it will not see the
+// close frame) or does not care; parsing its flood would only take CPU from
+// everyone else, so the connection is closed at once.
+func (c *conn) ignoresClose(n int) bool {
+	c.lateInput += n
+	if c.lateInput <= closingInputBudget {
+		return false
+	}
+	c.state.Store(connDraining)
+	c.nc.Close()
+	return true
 }
 
 // feed parses b, which the connection owns until it returns (the parser

@@ -1,14 +1,11 @@
 package conformance
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/xh-control/gateway/internal/gatewaytest"
 )
 
 // gateways are the binaries under test: one on the built-in defaults, one
@@ -26,69 +23,25 @@ func runWithGateways(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "gateway")
-	build := exec.Command("go", "build", "-o", bin, "github.com/xh-control/gateway/cmd/gateway")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the gateway: %v\n%s", err, out)
-		return 1
-	}
-	plain, addr, err := startGateway(bin)
+	bin, err := gatewaytest.Build(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop(plain)
-	plainAddr = addr
-	deflate, addr, err := startGateway(bin, "-compression.enabled", "-compression.min-size", "1")
+	plain, err := gatewaytest.Start(bin, nil, "-admin.listen", "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop(deflate)
-	deflateAddr = addr
+	defer plain.Stop()
+	deflate, err := gatewaytest.Start(bin, nil, "-admin.listen", "", "-compression.enabled", "-compression.min-size", "1")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer deflate.Stop()
+	plainAddr, deflateAddr = plain.Addr, deflate.Addr
 	return m.Run()
-}
-
-// startGateway runs the binary on a free loopback port and returns the
-// address it logged.
-func startGateway(bin string, args ...string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-admin.listen", "", "-log.format", "json", "-log.level", "info"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "listening" {
-				found <- line["addr"].(string)
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		return cmd, addr, nil
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		return nil, "", fmt.Errorf("gateway %v did not start", args)
-	}
-}
-
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-	}
 }
 
 // testCase is one conformance case: an Autobahn-style ID, what it sends and

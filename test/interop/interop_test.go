@@ -8,7 +8,6 @@
 package interop
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xh-control/gateway/internal/gatewaytest"
 )
 
 var (
@@ -38,39 +39,22 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/xh-control/gateway/cmd/gateway").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the gateway: %v\n%s", err, out)
+	bin, err := gatewaytest.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	// Compression on, and a heartbeat fast enough that a client which does
 	// not answer pings is dropped within the test.
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin.listen", "", "-log.format", "json",
+	gw, err := gatewaytest.Start(bin, nil, "-admin.listen", "",
 		"-compression.enabled", "-compression.min-size", "64",
 		"-session.ping-interval", "200ms", "-session.idle-timeout", "1s")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "listening" {
-				found <- line["addr"].(string)
-			}
-		}
-	}()
-	select {
-	case gatewayAddr = <-found:
-	case <-time.After(15 * time.Second):
-		fmt.Fprintln(os.Stderr, "gateway did not start")
-		return 1
-	}
+	defer gw.Stop()
+	gatewayAddr = gw.Addr
 	return m.Run()
 }
 
