@@ -25,7 +25,7 @@ func coordinate(s *scenario, o *options, args []string) (*report, error) {
 	m := &measurements{probe: serverProbe{pid: o.pid, metricsURL: o.metrics}}
 	if m.probe.enabled() {
 		fmt.Fprintf(os.Stderr, "bench: settling the server's memory before connecting...\n")
-		m.before = m.probe.settled(10 * time.Second)
+		m.before = m.probe.settled(o.settleOr(10 * time.Second))
 	}
 	total := s.total(o)
 	k := (total + o.maxPerProc - 1) / o.maxPerProc

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/poller"
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+// gateway serves h on loopback for the duration of the test.
+func gateway(t *testing.T, h session.Handler) string {
+	t.Helper()
+	srv := poller.New(poller.Options{}, h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// run runs a scenario in this process with small parameters.
+func run(t *testing.T, name string, addr string, set func(o *options)) *report {
+	t.Helper()
+	o := &options{addr: addr, path: "/ws", sources: 4, timeout: 5 * time.Second, maxPerProc: 18000,
+		dialRate: 2000, part: -1, pid: os.Getpid(), duration: 300 * time.Millisecond, settle: time.Second}
+	set(o)
+	rep, err := coordinate(scenarios[name], o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["errors"] != 0 {
+		t.Fatalf(
+			"%s: %v errors: %v",
+			name, rep.Figures["errors"], rep.Reasons,
+		)
+	}
+	return rep
+}
+
+// TestScenariosMeasure runs every scenario briefly against the gateway and
+// checks that the figures the report depends on are there and plausible.
+func TestScenariosMeasure(t *testing.T) {
+	echo := gateway(t, handler.Echo{})
+	room := gateway(t, handler.Broadcast{})
+	checks := []struct {
+		name   string
+		addr   string
+		set    func(o *options)
+		figure string
+		min    float64
+	}{
+		{"connect", echo, func(o *options) { o.n = 200 }, "handshakes_per_s", 10},
+		{"idle", echo, func(o *options) { o.n = 200 }, "server_rss_loaded_mib", 1},
+		{"echo", echo, func(o *options) { o.c, o.size = 4, 64 }, "msgs_per_s", 100},
+		{"rate", echo, func(o *options) { o.c, o.rate, o.size = 20, 200, 64 }, "msgs_per_s", 50},
+		{"fanout", room, func(o *options) { o.n, o.pubs, o.interval, o.size = 20, 1, 10 * time.Millisecond, 128 }, "delivered_fraction", 0.99},
+		{"slow", echo, func(o *options) { o.c, o.slow, o.size, o.slowSize, o.slowBurst = 4, 2, 64, 16384, 1 << 20 }, "normal_msgs_per_s", 100},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			rep := run(t, c.name, c.addr, c.set)
+			if v, ok := rep.Figures[c.figure]; !ok || v < c.min {
+				t.Fatalf(
+					"%s = %v (present %v), want at least %v; figures %v",
+					c.figure, v, ok, c.min, rep.Figures,
+				)
+			}
+		})
+	}
+}
+
+// TestReportWritesTargetsAndRatios feeds the report two runs of a case and
+// checks the medians, the ratio and the target verdicts.
+func TestReportWritesTargetsAndRatios(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "results.jsonl")
+	lines := `{"scenario":"idle","label":"gateway","params":{"n":10000},"figures":{"server_kib_per_conn":3.5}}
+{"scenario":"idle","label":"gateway","params":{"n":10000},"figures":{"server_kib_per_conn":3.7}}
+{"scenario":"idle","label":"gateway","params":{"n":10000},"figures":{"server_kib_per_conn":9}}
+{"scenario":"idle","label":"baseline","params":{"n":10000},"figures":{"server_kib_per_conn":26}}
+{"scenario":"echo","label":"gateway","params":{"c":100,"size":64},"figures":{"server_cpu_us_per_msg":9}}
+{"scenario":"echo","label":"baseline","params":{"c":100,"size":64},"figures":{"server_cpu_us_per_msg":10}}
+`
+	os.WriteFile(in, []byte(lines), 0o644)
+	out := filepath.Join(dir, "RESULTS.md")
+	if code := reportMain([]string{"-in", in, "-out", out}); code != 0 {
+		t.Fatalf(
+			"report exited %d",
+			code,
+		)
+	}
+	md, _ := os.ReadFile(out)
+	text := string(md)
+	for _, want := range []string{
+		"| server_kib_per_conn | 3.700 | 26.0 | 0.142 |", // median of 3.5, 3.7, 9
+		"| idle memory ratio to the baseline ≤ 0.15 | 3.70 / 26.00 KiB = 0.142 | yes |",
+		"server CPU per echoed message (C=100, S=64) ≤ 0.8× the baseline's | 9.00 / 10.00 µs = 0.900 | **missed** |",
+		"| fanout: deliveries/s ≥ 3× the baseline's | not measured in this run | – |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf(
+				"RESULTS.md lacks %q",
+				want,
+			)
+		}
+	}
+}
