@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,8 +68,8 @@ func TestScenariosMeasure(t *testing.T) {
 		{"idle", echo, func(o *options) { o.n = 200 }, "server_rss_loaded_mib", 1},
 		{"echo", echo, func(o *options) { o.c, o.size = 4, 64 }, "msgs_per_s", 100},
 		{"rate", echo, func(o *options) { o.c, o.rate, o.size = 20, 200, 64 }, "msgs_per_s", 50},
-		{"fanout", room, func(o *options) { o.n, o.pubs, o.interval, o.size = 20, 1, 10 * time.Millisecond, 128 }, "delivered_fraction", 0.99},
-		{"slow", echo, func(o *options) { o.c, o.slow, o.size, o.slowSize, o.slowBurst = 4, 2, 64, 16384, 1 << 20 }, "normal_msgs_per_s", 100},
+		{"fanout", room, func(o *options) { o.n, o.pubs, o.interval, o.size = 20, 1, 10*time.Millisecond, 128 }, "delivered_fraction", 0.99},
+		{"slow", echo, func(o *options) { o.c, o.slow, o.size, o.slowSize, o.slowBurst = 4, 2, 64, 16384, 1<<20 }, "normal_msgs_per_s", 100},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,5 +118,47 @@ func TestReportWritesTargetsAndRatios(t *testing.T) {
 				want,
 			)
 		}
+	}
+}
+
+// TestSplitsIntoWorkerProcesses runs the real binary with a tiny
+// per-process connection limit: the run is split over worker processes and
+// their results are merged.
+func TestSplitsIntoWorkerProcesses(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bench")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf(
+			"building the load tool: %v\n%s",
+			err, out,
+		)
+	}
+	addr := gateway(t, handler.Echo{})
+	out, err := exec.Command(bin, "echo", "-addr", addr, "-c", "25", "-duration", "300ms",
+		"-max-conns-per-process", "10", "-json").CombinedOutput()
+	if err != nil {
+		t.Fatalf(
+			"%v\n%s",
+			err, out,
+		)
+	}
+	if !strings.Contains(string(out), "splitting over 3 worker processes") {
+		t.Fatalf(
+			"no split announced:\n%s",
+			out,
+		)
+	}
+	var rep report
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf(
+			"last line is not the JSON report: %v\n%s",
+			err, out,
+		)
+	}
+	if rep.Figures["connections"] != 25 || rep.Figures["msgs_per_s"] <= 0 {
+		t.Fatalf(
+			"merged figures %v",
+			rep.Figures,
+		)
 	}
 }
