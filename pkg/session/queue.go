@@ -19,7 +19,7 @@ type queue struct {
 
 var queuePool = sync.Pool{New: func() any { return &queue{frames: make([]*Frame, 0, 16), bufs: make([][]byte, 0, 16)} }}
 
-func (q *queue) reset() {
+func (q *queue) recycle() {
 	clear(q.frames)
 	clear(q.bufs)
 	q.frames, q.bufs, q.bytes = q.frames[:0], q.bufs[:0], 0
@@ -129,7 +129,7 @@ func (s *Session) overflow(f *Frame) error {
 	f.release(true)
 	if discarded != nil {
 		discarded.releaseFrames(true)
-		discarded.reset()
+		discarded.recycle()
 	}
 	h.stats.SlowConsumerCloses.Inc()
 	h.log.Warn("closing slow consumer",
@@ -269,7 +269,7 @@ func (s *Session) written(q *queue, start time.Time) {
 	s.msgsOut += uint64(frames)
 	s.mu.Unlock()
 	q.releaseFrames(true)
-	q.reset()
+	q.recycle()
 }
 
 // writeFailed gives up on the connection. The writing flag stays set, so
@@ -277,5 +277,5 @@ func (s *Session) written(q *queue, start time.Time) {
 func (s *Session) writeFailed(q *queue) {
 	s.transport.Close()
 	q.releaseFrames(false) // the kernel may still be reading them
-	q.reset()
+	q.recycle()
 }

@@ -109,7 +109,7 @@ func (s *Session) TransportClosed(cause string) {
 	s.mu.Unlock()
 	if q != nil {
 		q.releaseFrames(true) // never handed to the kernel
-		q.reset()
+		q.recycle()
 	}
 	h := s.hub
 	h.registry.remove(s)
