@@ -74,10 +74,19 @@ func readReports(path string) ([]*report, error) {
 func caseKey(r *report) string {
 	var parts []string
 	for k, v := range r.Params {
-		parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		parts = append(parts, k+"="+paramText(v))
 	}
 	sort.Strings(parts)
 	return r.Scenario + " " + strings.Join(parts, " ")
+}
+
+// paramText renders a parameter read back from JSON, where every number is
+// a float64: 16777216, not 1.6777216e+07.
+func paramText(v any) string {
+	if f, ok := v.(float64); ok && f == float64(int64(f)) {
+		return fmt.Sprint(int64(f))
+	}
+	return fmt.Sprint(v)
 }
 
 func median(v []float64) float64 {
@@ -237,7 +246,7 @@ func writeTargets(w io.Writer, cases map[string]*caseData) {
 			}
 			match := true
 			for k, v := range params {
-				if fmt.Sprint(rs[0].Params[k]) != v {
+				if paramText(rs[0].Params[k]) != v {
 					match = false
 				}
 			}
