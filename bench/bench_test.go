@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xh-control/gateway/internal/gatewaytest"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/session"
@@ -19,18 +18,8 @@ import (
 // gateway serves h on loopback for the duration of the test.
 func gateway(t *testing.T, h session.Handler) string {
 	t.Helper()
-	srv := poller.New(poller.Options{}, h)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return ln.Addr().String()
+	_, addr := gatewaytest.Serve(t, poller.Options{}, h)
+	return addr
 }
 
 // run runs a scenario in this process with small parameters.

@@ -22,16 +22,14 @@ import (
 var gatewayBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "deploy-test")
+	bin, cleanup, err := gatewaytest.BuildTemp()
 	if err != nil {
-		panic(err)
-	}
-	if gatewayBin, err = gatewaytest.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	gatewayBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

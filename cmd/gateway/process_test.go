@@ -18,17 +18,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gateway-test")
-	if err != nil {
-		panic(err)
-	}
-	binary, err = gatewaytest.Build(dir)
+	bin, cleanup, err := gatewaytest.BuildTemp()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

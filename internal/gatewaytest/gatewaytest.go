@@ -153,3 +153,18 @@ func (p *Process) WaitLogged(msg string, d time.Duration) bool {
 	}
 	return true
 }
+
+// BuildTemp builds the binary into a new temporary directory; cleanup
+// removes it.
+func BuildTemp() (bin string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "gateway-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if bin, err = Build(dir); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return bin, cleanup, nil
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xh-control/gateway/internal/gatewaytest"
 	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/poller"
@@ -25,26 +26,13 @@ const token = "s3cret-token"
 // setup runs a real gateway server and its admin handler on loopback.
 func setup(t *testing.T, opts Options) (*poller.Server, string, *httptest.Server) {
 	t.Helper()
-	srv := poller.New(poller.Options{MaxMessageSize: 4096}, handler.Echo{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	for !srv.Ready() {
-		time.Sleep(time.Millisecond)
-	}
+	srv, addr := gatewaytest.Serve(t, poller.Options{MaxMessageSize: 4096}, handler.Echo{})
 	if opts.MaxMessageSize == 0 {
 		opts.MaxMessageSize = 4096
 	}
 	api := httptest.NewServer(New(srv, opts))
 	t.Cleanup(api.Close)
-	return srv, ln.Addr().String(), api
+	return srv, addr, api
 }
 
 // client is a minimal WebSocket client that reads server frames.

@@ -90,11 +90,7 @@ func TestCloseHandshake(t *testing.T) {
 	t.Run("server starts", func(t *testing.T) {
 		c := dialRaw(t, addr)
 		c.upgrade("/ws")
-		var s *session.Session
-		waitUntil(t, "session registered", func() bool {
-			srv.Hub().Registry().Range(func(x *session.Session) bool { s = x; return false })
-			return s != nil
-		})
+		s := firstSession(t, srv)
 		s.Close(4002, "kicked")
 		f, err := c.readFrame(5 * time.Second)
 		if err != nil || f.op != codec.OpClose || f.closeCode() != 4002 {
@@ -384,11 +380,7 @@ func TestFloodAfterCloseIsCutOff(t *testing.T) {
 	srv, addr := startServer(t, Options{Session: session.Options{CloseTimeout: time.Minute}}, handler.Echo{})
 	c := dialRaw(t, addr)
 	c.upgrade("/ws")
-	var s *session.Session
-	waitUntil(t, "session registered", func() bool {
-		srv.Hub().Registry().Range(func(x *session.Session) bool { s = x; return false })
-		return s != nil
-	})
+	s := firstSession(t, srv)
 	s.Close(4000, "go away")
 	frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 16<<10))
 	start := time.Now()
@@ -402,4 +394,15 @@ func TestFloodAfterCloseIsCutOff(t *testing.T) {
 		}
 	}
 	waitUntil(t, "session gone", func() bool { return srv.Hub().Count() == 0 })
+}
+
+// firstSession waits for a session to be registered and returns it.
+func firstSession(t *testing.T, srv *Server) *session.Session {
+	t.Helper()
+	var s *session.Session
+	waitUntil(t, "session registered", func() bool {
+		srv.Hub().Registry().Range(func(x *session.Session) bool { s = x; return false })
+		return s != nil
+	})
+	return s
 }

@@ -17,17 +17,12 @@ func TestMain(m *testing.M) {
 }
 
 func runWithGateways(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "conformance")
+	bin, cleanup, err := gatewaytest.BuildTemp()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	bin, err := gatewaytest.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer cleanup()
 	plain, err := gatewaytest.Start(bin, nil, "-admin.listen", "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

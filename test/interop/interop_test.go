@@ -33,17 +33,12 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "interop")
+	bin, cleanup, err := gatewaytest.BuildTemp()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	bin, err := gatewaytest.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer cleanup()
 	// Compression on, and a heartbeat fast enough that a client which does
 	// not answer pings is dropped within the test.
 	gw, err := gatewaytest.Start(bin, nil, "-admin.listen", "",
