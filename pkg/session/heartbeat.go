@@ -26,15 +26,23 @@ func (h *Hub) Tick(now time.Time) {
 			h.tickBuf = append(h.tickBuf, s)
 		}
 		sh.mu.RUnlock()
+		pings := h.tickBuf[:0] // sessions whose ping needs a writer, reusing the buffer
 		for _, s := range h.tickBuf {
-			s.tick(ns)
+			if s.tick(ns) {
+				pings = append(pings, s)
+			}
 		}
+		// Pings go out through the flushers: a tick may ping thousands of
+		// sessions, and the ticker must not spend its time in syscalls.
+		h.schedule(pings)
 		clear(h.tickBuf)
 		h.tickBuf = h.tickBuf[:0]
 	}
 }
 
-func (s *Session) tick(now int64) {
+// tick checks one session's timers. It reports whether it queued a ping
+// that needs a writer.
+func (s *Session) tick(now int64) (flush bool) {
 	o := &s.hub.opts
 	if since := s.slowSince.Load(); since != 0 && now-since > int64(o.WriteTimeout) {
 		s.hub.stats.WriteTimeouts.Inc()
@@ -43,7 +51,7 @@ func (s *Session) tick(now int64) {
 			zap.Stringer("ip", s.info.ClientIP),
 			zap.Duration("write_timeout", o.WriteTimeout))
 		s.transport.Close()
-		return
+		return false
 	}
 	switch sessionState(s.state.Load()) {
 	case stateClosing:
@@ -62,9 +70,12 @@ func (s *Session) tick(now int64) {
 			s.close(codec.StatusGoingAway, "idle timeout", afterCloseTCP, false)
 		case idle >= int64(o.PingInterval) && now-s.lastPing >= int64(o.PingInterval):
 			s.lastPing = now
-			if s.push(newFrame(codec.OpPing, nil), skipIfFull) == nil {
+			start, err := s.enqueue(newFrame(codec.OpPing, nil), skipIfFull, false)
+			if err == nil {
 				s.hub.stats.PingsSent.Inc()
 			}
+			return start
 		}
 	}
+	return false
 }

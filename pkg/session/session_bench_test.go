@@ -1,7 +1,6 @@
 package session
 
 import (
-	"runtime"
 	"testing"
 )
 
@@ -65,15 +64,3 @@ func BenchmarkBroadcast10k(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/delivery")
 }
 
-// waitFlushed waits until the hub's flushers have drained everything.
-func (h *Hub) waitFlushed() {
-	for {
-		h.flush.mu.Lock()
-		idle := h.flush.workers == 0
-		h.flush.mu.Unlock()
-		if idle {
-			return
-		}
-		runtime.Gosched()
-	}
-}

@@ -170,6 +170,8 @@ func TestHeartbeatPingsThenClosesIdleSessions(t *testing.T) {
 	}
 	h.Tick(start.Add(1100 * time.Millisecond))
 	h.Tick(start.Add(1200 * time.Millisecond)) // no second ping within the interval
+	waitFor(t, "ping written by a flusher", func() bool { return len(tr.frames(t)) > 0 })
+	h.waitFlushed()
 	if f := tr.frames(t); len(f) != 1 || f[0].op != codec.OpPing {
 		t.Fatalf(
 			"got %v, want one ping",

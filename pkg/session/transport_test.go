@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"runtime"
 	"errors"
 	"sync"
 	"testing"
@@ -192,4 +193,17 @@ func newTestSession(h *Hub) (*Session, *memTransport) {
 	t.mu.Unlock()
 	s.Start()
 	return s, t
+}
+
+// waitFlushed waits until the hub's flushers have drained everything.
+func (h *Hub) waitFlushed() {
+	for {
+		h.flush.mu.Lock()
+		idle := h.flush.workers == 0
+		h.flush.mu.Unlock()
+		if idle {
+			return
+		}
+		runtime.Gosched()
+	}
 }
