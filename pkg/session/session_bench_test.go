@@ -63,4 +63,3 @@ func BenchmarkBroadcast10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/delivery")
 }
-

@@ -2,8 +2,8 @@ package session
 
 import (
 	"bytes"
-	"runtime"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
