@@ -14,29 +14,26 @@ import (
 // deadline. The poller calls it from its one ticker; its resolution is the
 // tick interval. Tick must not be called concurrently with itself.
 //
-// A tick visits every session: a few atomic loads each, about 20 ms of CPU
-// per million sessions, which is cheaper than keeping a timer per session.
+// A tick visits every session, a few atomic loads each: about 40 ns per
+// session on the development machine (BenchmarkTick100k), 40 ms per tick
+// for a million sessions, which is cheaper than a timer per session.
 func (h *Hub) Tick(now time.Time) {
 	ns := now.UnixNano()
 	h.clock.Store(ns)
+	pings := getSnapshot() // sessions whose ping needs a writer
+	defer putSnapshot(pings)
 	for i := range h.registry.shards {
-		sh := &h.registry.shards[i]
-		sh.mu.RLock()
-		for _, s := range sh.sessions {
-			h.tickBuf = append(h.tickBuf, s)
-		}
-		sh.mu.RUnlock()
-		pings := h.tickBuf[:0] // sessions whose ping needs a writer, reusing the buffer
-		for _, s := range h.tickBuf {
+		h.registry.rangeShard(i, func(s *Session) bool {
 			if s.tick(ns) {
-				pings = append(pings, s)
+				*pings = append(*pings, s)
 			}
-		}
+			return true
+		})
 		// Pings go out through the flushers: a tick may ping thousands of
 		// sessions, and the ticker must not spend its time in syscalls.
-		h.schedule(pings)
-		clear(h.tickBuf)
-		h.tickBuf = h.tickBuf[:0]
+		h.schedule(*pings)
+		clear(*pings)
+		*pings = (*pings)[:0]
 	}
 }
 

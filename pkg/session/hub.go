@@ -92,7 +92,6 @@ type Hub struct {
 	stats    *Stats
 	log      *zap.Logger
 	clock    atomic.Int64 // coarse unix ns, advanced by Tick
-	tickBuf  []*Session   // reused by Tick, which runs on one goroutine
 	flush    flushQueue
 }
 

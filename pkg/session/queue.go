@@ -150,9 +150,24 @@ func (s *Session) overflow(f *Frame) error {
 // drain writes queued frames until the queue is empty. The caller must have
 // set s.writing. It never blocks: when the socket is full, a goroutine
 // takes over the rest and drain returns.
-func (s *Session) drain() {
+func (s *Session) drain() { s.drainAfter(sent{}) }
+
+// sent is what a write delivered, accounted for under the next lock that
+// drain takes anyway rather than under one of its own.
+type sent struct {
+	queued  int // queue bytes and frames, for the limits
+	frames  int
+	payload int // payload bytes and data or control frames, for Traffic
+	counted int
+}
+
+func (s *Session) drainAfter(done sent) {
 	for {
 		s.mu.Lock()
+		s.pendingBytes -= done.queued
+		s.pendingMsgs -= done.frames
+		s.bytesOut += uint64(done.payload)
+		s.msgsOut += uint64(done.counted)
 		q := s.q
 		if q == nil {
 			s.writing = false
@@ -163,17 +178,18 @@ func (s *Session) drain() {
 		}
 		s.q = nil
 		s.mu.Unlock()
-		if !s.write(q) {
+		var ok bool
+		if done, ok = s.write(q); !ok {
 			return
 		}
 	}
 }
 
 // finishedLocked returns what to do now that the queue is empty. Once the
-// close frame is queued nothing else is, so an empty queue means it was
-// written.
+// session left the open state its close frame is queued and nothing else
+// is, so an empty queue means the close frame was written.
 func (s *Session) finishedLocked() afterClose {
-	if !s.closeQueued {
+	if s.Open() {
 		return afterNothing
 	}
 	after := s.after
@@ -193,9 +209,10 @@ func (s *Session) runAfter(after afterClose) {
 // flushSampleRate: one in this many writes that do not wait is timed.
 const flushSampleRate = 16
 
-// write hands q to the transport. It reports whether the caller may go on
-// draining; false means a waiting goroutine took over or the write failed.
-func (s *Session) write(q *queue) bool {
+// write hands q to the transport. It reports what was written and whether
+// the caller may go on draining; false means a waiting goroutine took over
+// or the write failed.
+func (s *Session) write(q *queue) (sent, bool) {
 	var start time.Time
 	if s.flushes++; s.flushes%flushSampleRate == 0 {
 		start = time.Now()
@@ -207,13 +224,12 @@ func (s *Session) write(q *queue) bool {
 	switch {
 	case err != nil:
 		s.writeFailed(q)
-		return false
+		return sent{}, false
 	case n < q.bytes:
 		go s.writeWait(q, n, start)
-		return false
+		return sent{}, false
 	}
-	s.written(q, start)
-	return true
+	return s.written(q, start), true
 }
 
 // writeWait finishes a write that found the socket full, waiting for the
@@ -231,8 +247,7 @@ func (s *Session) writeWait(q *queue, done int, start time.Time) {
 		s.writeFailed(q)
 		return
 	}
-	s.written(q, start)
-	s.drain()
+	s.drainAfter(s.written(q, start))
 }
 
 // advance drops the first n bytes from bufs.
@@ -247,29 +262,25 @@ func advance(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
-func (s *Session) written(q *queue, start time.Time) {
+// written counts and releases a queue the transport took whole.
+func (s *Session) written(q *queue, start time.Time) sent {
 	st := s.hub.stats
 	if !start.IsZero() {
 		st.FlushLatency.ObserveDuration(time.Since(start))
 	}
-	payload, frames := 0, 0
+	done := sent{queued: q.bytes, frames: len(q.frames)}
 	for _, f := range q.frames {
 		if f.raw {
 			continue
 		}
 		st.MessagesOut[f.op].Add(uint64(s.id), 1)
 		st.BytesOut[f.op].Add(uint64(s.id), uint64(f.payload))
-		payload += int(f.payload)
-		frames++
+		done.payload += int(f.payload)
+		done.counted++
 	}
-	s.mu.Lock()
-	s.pendingBytes -= q.bytes
-	s.pendingMsgs -= len(q.frames)
-	s.bytesOut += uint64(payload)
-	s.msgsOut += uint64(frames)
-	s.mu.Unlock()
 	q.releaseFrames(true)
 	q.recycle()
+	return done
 }
 
 // writeFailed gives up on the connection. The writing flag stays set, so

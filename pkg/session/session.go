@@ -89,7 +89,6 @@ type Session struct {
 	cleaned     atomic.Bool
 	writing     bool // a goroutine is draining the queue
 	dispatching bool // the poller is delivering input; it drains afterwards
-	closeQueued bool
 	after       afterClose
 }
 
@@ -214,7 +213,7 @@ func (s *Session) close(code codec.StatusCode, reason string, after afterClose, 
 	s.setState(stateClosing)
 	s.closeInfo = &CloseInfo{Code: code, Reason: reason, ByPeer: byPeer}
 	s.closeDeadline.Store(s.hub.now() + int64(s.hub.opts.CloseTimeout))
-	s.closeQueued, s.after = true, after
+	s.after = after
 	frameReason := reason
 	if byPeer {
 		frameReason = "" // the answer echoes the code; the reason was theirs

@@ -2,6 +2,7 @@ package session
 
 import (
 	"testing"
+	"time"
 )
 
 // discardTransport accepts everything at once, like a socket with an empty
@@ -62,4 +63,19 @@ func BenchmarkBroadcast10k(b *testing.B) {
 		h.waitFlushed() // count the writes, not just the enqueueing
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/delivery")
+}
+
+// BenchmarkTick100k is one heartbeat tick over 100,000 sessions with
+// nothing due; ns/op divided by 100,000 is the cost per session per tick.
+func BenchmarkTick100k(b *testing.B) {
+	h := NewHub(Options{}, &recorder{})
+	for range 100000 {
+		h.Open(discardTransport{}, Info{}, nil)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Tick(now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100000, "ns/session")
 }
