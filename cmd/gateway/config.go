@@ -110,6 +110,9 @@ func (c *Config) validate() error {
 	default:
 		bad("log.format %q: want auto, json or console", c.Log.Format)
 	}
+	if _, _, err := accessPolicies(c); err != nil {
+		bad("%v", err)
+	}
 	if _, err := session.ParsePolicy(c.Session.SlowConsumer); err != nil {
 		bad("session.slow_consumer: %v", err)
 	}

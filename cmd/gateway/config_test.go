@@ -84,6 +84,8 @@ func TestBadConfigurationIsExplained(t *testing.T) {
 		{name: "idle shorter than ping", args: []string{"-session.idle-timeout", "10s"}, want: "ping_interval"},
 		{name: "missing file", args: []string{"-config", filepath.Join(dir, "nope.yaml")}, want: "no such file"},
 		{name: "stray argument", args: []string{"serve"}, want: "unexpected argument"},
+		{name: "bad origin", args: []string{"-origins.allowed", "example.com"}, want: "scheme://host"},
+		{name: "bad proxy", args: []string{"-trusted-proxies", "10.0.0.0/33"}, want: "trusted proxy"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -214,13 +214,23 @@ func shutdown(srv *poller.Server, timeout time.Duration, sig os.Signal, signals 
 	}
 }
 
-// serverOptions turns the configuration into the poller's options.
-func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
+// accessPolicies builds the two settings that both start-up and a reload
+// apply: the origin allowlist and the trusted proxies.
+func accessPolicies(cfg *Config) (*poller.OriginPolicy, *poller.TrustedProxies, error) {
 	origins, err := poller.NewOriginPolicy(cfg.Origins.Allowed, cfg.Origins.AllowMissing, cfg.Origins.AllowSameOrigin)
 	if err != nil {
-		return poller.Options{}, err
+		return nil, nil, err
 	}
 	proxies, err := poller.ParseTrustedProxies(cfg.Proxies)
+	if err != nil {
+		return nil, nil, err
+	}
+	return origins, proxies, nil
+}
+
+// serverOptions turns the configuration into the poller's options.
+func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
+	origins, proxies, err := accessPolicies(cfg)
 	if err != nil {
 		return poller.Options{}, err
 	}
@@ -263,21 +273,16 @@ func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
 // needs a restart, and reload says so.
 func reload(inv invocation, srv *poller.Server, level zap.AtomicLevel, log *zap.Logger) {
 	cfg, _, err := loadConfig(inv.args, os.LookupEnv, io.Discard)
+	var origins *poller.OriginPolicy
+	var proxies *poller.TrustedProxies
+	if err == nil {
+		origins, proxies, err = accessPolicies(cfg)
+	}
 	if err != nil {
 		log.Error("reload failed; keeping the running configuration", zap.Error(err))
 		return
 	}
-	lvl, _ := parseLevel(cfg.Log.Level)
-	origins, err := poller.NewOriginPolicy(cfg.Origins.Allowed, cfg.Origins.AllowMissing, cfg.Origins.AllowSameOrigin)
-	if err != nil {
-		log.Error("reload failed; keeping the running configuration", zap.Error(err))
-		return
-	}
-	proxies, err := poller.ParseTrustedProxies(cfg.Proxies)
-	if err != nil {
-		log.Error("reload failed; keeping the running configuration", zap.Error(err))
-		return
-	}
+	lvl, _ := parseLevel(cfg.Log.Level) // validated by loadConfig
 	level.SetLevel(lvl)
 	srv.SetOrigins(origins)
 	srv.SetTrustedProxies(proxies)

@@ -410,13 +410,9 @@ func (s *Server) finish() {
 		cancel()
 		<-s.served
 	}
-	s.startOnce.Do(func() { close(s.tickDone) }) // never started
-	select {
-	case <-s.tickDone:
-	default:
-		close(s.stopTick)
-		<-s.tickDone
-	}
+	s.startOnce.Do(func() { close(s.tickDone) }) // never started: nothing to wait for
+	close(s.stopTick)
+	<-s.tickDone
 	// Wait for close callbacks already queued (OnClose of the last sessions).
 	for deadline := time.Now().Add(time.Second); s.hub.Count() > 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
