@@ -94,9 +94,6 @@ func (p *Parser) Idle() bool {
 	return p.state == stateHeader && p.hdrLen == 0 && p.msgOp == 0
 }
 
-// InMessage reports whether a fragmented data message is in progress.
-func (p *Parser) InMessage() bool { return p.msgOp != 0 }
-
 // Next consumes bytes from b and returns how many it consumed. When ok is
 // true, c holds the next chunk of payload; its Payload aliases b and has been
 // unmasked in place. When ok is false and err is nil, all of b was consumed

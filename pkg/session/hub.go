@@ -111,9 +111,6 @@ func NewHub(opts Options, handler Handler) *Hub {
 	return h
 }
 
-// Options returns the hub's options with defaults applied.
-func (h *Hub) Options() Options { return h.opts }
-
 // Stats returns the hub's live counters.
 func (h *Hub) Stats() *Stats { return h.stats }
 
