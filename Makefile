@@ -1,7 +1,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test test-race test-alloc bench fuzz vet build dist install interop conformance
+.PHONY: test test-race test-alloc bench bench-binaries fuzz vet build dist install interop conformance
 
 # What CI runs (see .ci/run): the suite under the race detector, then the
 # allocation checks, which the race detector would distort.
@@ -53,6 +53,14 @@ dist: build
 	cp README.md dist/$(DIST)/
 	tar -C dist -czf dist/$(DIST).tar.gz $(DIST)
 	@echo dist/$(DIST).tar.gz
+
+# Static binaries for bench/run.sh on a machine without Go:
+#   make bench-binaries && scp -r bin/bench host: && ssh host 'BIN=bench bench/run.sh'
+bench-binaries:
+	mkdir -p bin/bench
+	for p in cmd/gateway:gateway bench/baseline:baseline bench/gwsserver:gwsserver bench:bench; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o bin/bench/$${p#*:} ./$${p%%:*} || exit 1; \
+	done
 
 # Installs binary, unit, config (kept if present), sysctl and nginx files,
 # and creates the gateway user. Idempotent; needs root.

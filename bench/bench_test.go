@@ -84,6 +84,8 @@ func TestReportWritesTargetsAndRatios(t *testing.T) {
 {"scenario":"idle","label":"baseline","params":{"n":10000},"figures":{"server_kib_per_conn":26}}
 {"scenario":"echo","label":"gateway","params":{"c":100,"size":64},"figures":{"server_cpu_us_per_msg":9}}
 {"scenario":"echo","label":"baseline","params":{"c":100,"size":64},"figures":{"server_cpu_us_per_msg":10}}
+{"scenario":"idle","label":"gws","params":{"n":10000},"figures":{"server_kib_per_conn":10}}
+{"scenario":"echo","label":"gws","params":{"c":100,"size":64},"figures":{"server_cpu_us_per_msg":12}}
 `
 	os.WriteFile(in, []byte(lines), 0o644)
 	out := filepath.Join(dir, "RESULTS.md")
@@ -96,10 +98,13 @@ func TestReportWritesTargetsAndRatios(t *testing.T) {
 	md, _ := os.ReadFile(out)
 	text := string(md)
 	for _, want := range []string{
-		"| server_kib_per_conn | 3.700 | 26.0 | 0.142 |", // median of 3.5, 3.7, 9
+		"| figure | gateway | baseline | gws | gateway/baseline | gateway/gws |",
+		"| server_kib_per_conn | 3.700 | 26.0 | 10.0 | 0.142 | 0.370 |", // median of 3.5, 3.7, 9
 		"| idle memory ratio to the baseline ≤ 0.15 | 3.70 / 26.00 KiB = 0.142 | yes |",
 		"server CPU per echoed message (C=100, S=64) ≤ 0.8× the baseline's | 9.00 / 10.00 µs = 0.900 | **missed** |",
 		"| fanout: deliveries/s ≥ 3× the baseline's | not measured in this run | – |",
+		"| server CPU per echoed message (C=100, S=64) ≤ 0.9× gws's | 9.00 / 12.00 µs = 0.750 | yes |",
+		"| idle memory per connection ≤ gws's | 3.70 / 10.00 KiB = 0.370 | yes |",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf(

@@ -120,30 +120,49 @@ func writeResults(w io.Writer, reports []*report, commands, notes string) {
 		}
 		c.byLabel[r.Label] = append(c.byLabel[r.Label], r)
 	}
+	labels := reportLabels(reports)
 	fmt.Fprintf(w, "# Benchmark results\n\n")
-	fmt.Fprintf(w, "Written by `bench/run.sh` (`go run ./bench report`) on %s. The gateway and the\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "baseline (`bench/baseline`: the reference design, gorilla/websocket with a reader and a writer\n")
-	fmt.Fprintf(w, "goroutine and a 256-slot channel per connection) ran alternately, each started fresh, on the same\n")
-	fmt.Fprintf(w, "machine in the same run. Figures are medians over the rounds; **ratio** is gateway / baseline.\n")
-	fmt.Fprintf(w, "This machine is shared and noisy: compare ratios, not absolute numbers.\n\n")
+	fmt.Fprintf(w, "Written by `bench/run.sh` (`go run ./bench report`) on %s. The gateway and its peers\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "ran alternately, each started fresh, on the same machine in the same run: %s.\n", strings.Join(labels, ", "))
+	fmt.Fprintf(w, "`baseline` is the reference design (`bench/baseline`: gorilla/websocket with a reader and a writer\n")
+	fmt.Fprintf(w, "goroutine and a 256-slot channel per connection); `gws` is github.com/lxzan/gws in its default server\n")
+	fmt.Fprintf(w, "mode (`bench/gwsserver`). Figures are medians over the rounds; **gateway/X** is the gateway's figure\n")
+	fmt.Fprintf(w, "divided by peer X's. This machine is shared and noisy: compare ratios, not absolute numbers.\n\n")
 	fmt.Fprintf(w, "## Machine\n\n```\n%s```\n\n", machine())
 
 	fmt.Fprintf(w, "## Targets\n\n")
 	writeTargets(w, cases)
 
+	peers := labels[1:]
 	fmt.Fprintf(w, "\n## Medians and ratios\n\n")
 	for _, k := range keys {
 		c := cases[k]
-		gw, base := c.byLabel["gateway"], c.byLabel["baseline"]
+		gw := c.byLabel["gateway"]
 		fmt.Fprintf(w, "### %s\n\n", k)
-		fmt.Fprintf(w, "| figure | gateway | baseline | ratio |\n| --- | ---: | ---: | ---: |\n")
+		fmt.Fprintf(w, "| figure |")
+		for _, l := range labels {
+			fmt.Fprintf(w, " %s |", l)
+		}
+		for _, l := range peers {
+			fmt.Fprintf(w, " gateway/%s |", l)
+		}
+		fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" ---: |", len(labels)+len(peers)))
 		for _, name := range figureNames(c) {
-			g, b := median(values(gw, name)), median(values(base, name))
-			ratio := "–"
-			if b != 0 && len(gw) > 0 && len(base) > 0 {
-				ratio = fmt.Sprintf("%.3f", g/b)
+			g := median(values(gw, name))
+			fmt.Fprintf(w, "| %s |", name)
+			for _, l := range labels {
+				fmt.Fprintf(w, " %s |", cell(c.byLabel[l], median(values(c.byLabel[l], name))))
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, cell(gw, g), cell(base, b), ratio)
+			for _, l := range peers {
+				base := c.byLabel[l]
+				b := median(values(base, name))
+				ratio := "–"
+				if b != 0 && len(gw) > 0 && len(base) > 0 {
+					ratio = fmt.Sprintf("%.3f", g/b)
+				}
+				fmt.Fprintf(w, " %s |", ratio)
+			}
+			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)
 	}
@@ -152,7 +171,6 @@ func writeResults(w io.Writer, reports []*report, commands, notes string) {
 	for _, k := range keys {
 		c := cases[k]
 		fmt.Fprintf(w, "<details><summary>%s</summary>\n\n", k)
-		labels := []string{"gateway", "baseline"}
 		fmt.Fprintf(w, "| figure |")
 		for _, l := range labels {
 			for i := range c.byLabel[l] {
@@ -183,6 +201,32 @@ func writeResults(w io.Writer, reports []*report, commands, notes string) {
 	if commands != "" {
 		fmt.Fprintf(w, "\n## Exact commands\n\n```sh\n%s```\n", commands)
 	}
+}
+
+// reportLabels orders the servers of a run: the gateway, the reference
+// design, gws, then any other peer by name.
+func reportLabels(reports []*report) []string {
+	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2}
+	seen := map[string]bool{"gateway": true}
+	labels := []string{"gateway"}
+	for _, r := range reports {
+		if !seen[r.Label] {
+			seen[r.Label] = true
+			labels = append(labels, r.Label)
+		}
+	}
+	sort.SliceStable(labels, func(i, j int) bool {
+		ri, okI := rank[labels[i]]
+		rj, okJ := rank[labels[j]]
+		switch {
+		case okI && okJ:
+			return ri < rj
+		case okI != okJ:
+			return okI
+		}
+		return labels[i] < labels[j]
+	})
+	return labels
 }
 
 func cell(rs []*report, v float64) string {
@@ -257,13 +301,16 @@ func writeTargets(w io.Writer, cases map[string]*caseData) {
 		}
 		return 0, false
 	}
-	ratio := func(scenario string, params map[string]string, fig string) (g, b, r float64, ok bool) {
+	ratioTo := func(peer, scenario string, params map[string]string, fig string) (g, b, r float64, ok bool) {
 		g, ok1 := find(scenario, params, "gateway", fig)
-		b, ok2 := find(scenario, params, "baseline", fig)
+		b, ok2 := find(scenario, params, peer, fig)
 		if !ok1 || !ok2 || b == 0 {
 			return g, b, 0, false
 		}
 		return g, b, g / b, true
+	}
+	ratio := func(scenario string, params map[string]string, fig string) (g, b, r float64, ok bool) {
+		return ratioTo("baseline", scenario, params, fig)
 	}
 	targets := []target{
 		{"idle memory per connection ≤ 4 KB at 10,000 connections", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
@@ -277,6 +324,22 @@ func writeTargets(w io.Writer, cases map[string]*caseData) {
 		{"server CPU per echoed message (C=100, S=64) ≤ 0.8× the baseline's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
 			g, b, r, ok := ratio("echo", map[string]string{"c": "100", "size": "64"}, "server_cpu_us_per_msg")
 			return fmt.Sprintf("%.2f / %.2f µs = %.3f", g, b, r), ok && r <= 0.8, ok
+		}},
+		{"server CPU per echoed message (C=100, S=64) ≤ 0.9× gws's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratioTo("gws", "echo", map[string]string{"c": "100", "size": "64"}, "server_cpu_us_per_msg")
+			return fmt.Sprintf("%.2f / %.2f µs = %.3f", g, b, r), ok && r <= 0.9, ok
+		}},
+		{"echo (C=1000, S=64) msgs/s ≥ 1.1× gws's (many-core target)", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratioTo("gws", "echo", map[string]string{"c": "1000", "size": "64"}, "msgs_per_s")
+			return fmt.Sprintf("%.0f / %.0f = %.3f", g, b, r), ok && r >= 1.1, ok
+		}},
+		{"echo (C=1000, S=64) server CPU per message ≤ 0.8× gws's (many-core target)", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratioTo("gws", "echo", map[string]string{"c": "1000", "size": "64"}, "server_cpu_us_per_msg")
+			return fmt.Sprintf("%.2f / %.2f µs = %.3f", g, b, r), ok && r <= 0.8, ok
+		}},
+		{"idle memory per connection ≤ gws's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
+			g, b, r, ok := ratioTo("gws", "idle", map[string]string{"n": "10000"}, "server_kib_per_conn")
+			return fmt.Sprintf("%.2f / %.2f KiB = %.3f", g, b, r), ok && r <= 1, ok
 		}},
 		{"rate: p99 latency no worse than the baseline's", func(_ func(string, map[string]string, string, string) (float64, bool)) (string, bool, bool) {
 			g, b, r, ok := ratio("rate", nil, "latency_p99_ms")

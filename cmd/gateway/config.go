@@ -83,7 +83,7 @@ type WorkersConfig struct {
 
 type NetpollConfig struct {
 	BufferSize ByteSize `yaml:"buffer_size" help:"initial read buffer per connection; the main cost of an idle connection"`
-	Pollers    int      `yaml:"pollers" help:"epoll loops (0: one per 20 CPUs)"`
+	Pollers    int      `yaml:"pollers" help:"epoll loops (0: one per 4 CPUs, at least 1)"`
 }
 
 // validate reports every invalid option at once.

@@ -107,7 +107,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 		return fmt.Errorf("cannot listen on %s: %w (is another process using it?)", cfg.Listen, err)
 	}
 	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
-		zap.Int("netpoll_buffer", process.BufferSize), zap.String("config", inv.configPath))
+		zap.Int("netpoll_buffer", process.BufferSize), zap.Int("netpoll_pollers", process.Pollers), zap.String("config", inv.configPath))
 	adminSrv, err := startAdmin(cfg, srv, log)
 	if err != nil {
 		ln.Close()
