@@ -1,11 +1,24 @@
-package broker
+package broker_test
 
 import (
 	"context"
 	"sync"
 	"testing"
 	"time"
+
+	. "github.com/xh-control/gateway/pkg/broker"
+	"github.com/xh-control/gateway/pkg/broker/brokertest"
 )
+
+// TestMemoryConformance runs the shared suite against the memory engine
+// (one node: the cluster cases are skipped).
+func TestMemoryConformance(t *testing.T) {
+	brokertest.Run(t, func(t *testing.T) brokertest.Engines {
+		m := NewMemory(MemoryOptions{NodeID: "node-1"})
+		t.Cleanup(func() { m.Close(context.Background()) })
+		return brokertest.Engines{Broker: m, Presence: m, NodeID: "node-1"}
+	})
+}
 
 type recorder struct {
 	mu   sync.Mutex
