@@ -162,7 +162,7 @@ func TestExpiry(t *testing.T) {
 		"nbf future":         {jwt.MapClaims{"nbf": now.Add(2 * time.Second).Unix()}, ErrTokenExpired},
 		"nbf past":           {jwt.MapClaims{"nbf": now.Add(-time.Second).Unix()}, nil},
 		"expired, bad chan":  {jwt.MapClaims{"exp": now.Add(-time.Second).Unix(), "channel": "x"}, ErrInvalidToken}, // channel checked first
-		"expire_at past ok":  {jwt.MapClaims{"expire_at": now.Add(-time.Hour).Unix()}, nil},                      // caller answers 110
+		"expire_at past ok":  {jwt.MapClaims{"expire_at": now.Add(-time.Hour).Unix()}, nil},                         // caller answers 110
 		"no exp never fails": {jwt.MapClaims{"sub": "1"}, nil},
 	} {
 		_, err := v.VerifyConnectToken(ctx, hs256(t, c.claims))
@@ -359,4 +359,3 @@ func TestUserIDClaim(t *testing.T) {
 		}
 	}
 }
-
