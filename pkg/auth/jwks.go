@@ -103,8 +103,7 @@ func (j *jwks) close() {
 
 // jwksKey is the jwt.Keyfunc for JWKS mode: the key named by the token's kid,
 // if its type (and "alg", when the JWK has one) fits the token's algorithm.
-func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
+func (v *Verifier) jwksKey(ctx context.Context, method jwt.SigningMethod, kid string) (any, error) {
 	if kid == "" {
 		return nil, errNoKid
 	}
@@ -112,10 +111,10 @@ func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.alg != "" && k.alg != t.Method.Alg() && !(k.alg == "Ed25519" && t.Method.Alg() == "EdDSA") {
+	if k.alg != "" && k.alg != method.Alg() && !(k.alg == "Ed25519" && method.Alg() == "EdDSA") {
 		return nil, errAlgMismatch
 	}
-	switch m := t.Method.(type) {
+	switch m := method.(type) {
 	case *jwt.SigningMethodRSA:
 		if _, ok := k.key.(*rsa.PublicKey); ok {
 			return k.key, nil
