@@ -53,6 +53,7 @@ type jwks struct {
 	ttl        time.Duration
 	minRefetch time.Duration
 	client     *http.Client
+	transport  *http.Transport
 	log        *zap.Logger
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -82,11 +83,14 @@ func newJWKS(rawURL string, ttl time.Duration, log *zap.Logger) (*jwks, error) {
 		ttl = DefaultJWKSCacheTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// Our own transport, so that Close can drop its idle connections.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	return &jwks{
 		url:        rawURL,
 		ttl:        ttl,
 		minRefetch: jwksMinRefetch,
-		client:     &http.Client{Timeout: jwksFetchTimeout},
+		client:     &http.Client{Timeout: jwksFetchTimeout, Transport: tr},
+		transport:  tr,
 		log:        log,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -99,6 +103,7 @@ func (j *jwks) close() {
 	j.mu.Unlock()
 	j.cancel()
 	j.wg.Wait()
+	j.transport.CloseIdleConnections()
 }
 
 // jwksKey is the jwt.Keyfunc for JWKS mode: the key named by the token's kid,
