@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -110,9 +111,10 @@ func (v *Verifier) VerifySubscribeToken(ctx context.Context, token string) (Subs
 }
 
 var (
-	errEmpty    = errors.New("empty token")
-	errSegments = errors.New("token must have three dot-separated segments")
-	errNoAlg    = errors.New(`header has no known "alg"`)
+	errEmpty     = errors.New("empty token")
+	errSegments  = errors.New("token must have three dot-separated segments")
+	errNoAlg     = errors.New(`header has no known "alg"`)
+	errNotObject = errors.New("claims are not a JSON object")
 )
 
 // parse verifies the token's JWS compact form (RFC 7515 section 7.1) and
@@ -175,6 +177,11 @@ func (v *Verifier) parse(ctx context.Context, token string, claims any) ([]byte,
 	payload, err := base64.RawURLEncoding.DecodeString(token[i+1 : j])
 	if err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
+	}
+	// RFC 7519 section 7.2 step 10: the claims are a JSON object; "null" would
+	// otherwise decode as an empty claim set.
+	if p := bytes.TrimLeft(payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return nil, errNotObject
 	}
 	if err := json.Unmarshal(payload, claims); err != nil {
 		return nil, fmt.Errorf("claims: %w", err)

@@ -434,3 +434,17 @@ func TestHeaderForms(t *testing.T) {
 		}
 	}
 }
+
+func TestPayloadMustBeObject(t *testing.T) {
+	v := newHMAC(t)
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`))
+	for payload, ok := range map[string]bool{`{}`: true, ` {"sub":"x"}`: true, `null`: false, `[]`: false, `"x"`: false, ``: false, `{} x`: false} {
+		p := base64.RawURLEncoding.EncodeToString([]byte(payload))
+		m := hmac.New(sha256.New, []byte(testSecret))
+		m.Write([]byte(h + "." + p))
+		_, err := v.VerifyConnectToken(ctx, h+"."+p+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+		if (err == nil) != ok || err != nil && !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%q: %v", payload, err)
+		}
+	}
+}
