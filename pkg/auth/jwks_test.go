@@ -325,7 +325,7 @@ func TestJWKSServerDown(t *testing.T) {
 func TestJWKSContextAndClose(t *testing.T) {
 	testKeys(t)
 	srv := newJWKSServer(t, rsaJWK("k1", "RS256", &rsaKey.PublicKey))
-	srv.delay = time.Second
+	srv.delay = 2 * time.Second
 	v := newJWKSVerifier(t, srv.URL, time.Hour, time.Hour)
 	tok := kidToken(t, jwt.SigningMethodRS256, rsaKey, "k1")
 	c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -337,8 +337,13 @@ func TestJWKSContextAndClose(t *testing.T) {
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("waited %s past the caller's deadline", d)
 	}
-	// Close cancels the fetch still in flight and waits for it.
+	// Close cancels the fetch still in flight (the server would answer in
+	// 2 s) and waits for its goroutine.
+	start = time.Now()
 	v.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close took %s: it waited for the server instead of cancelling", d)
+	}
 	v.Close()
 	if _, err := v.VerifyConnectToken(ctx, tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatal(err)
