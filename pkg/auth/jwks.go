@@ -138,7 +138,8 @@ func (v *Verifier) jwksKey(ctx context.Context, method jwt.SigningMethod, kid st
 
 // get returns the key of kid. It fetches the set when the cache is empty or
 // older than ttl, or when kid is unknown (at most once per minRefetch), and
-// waits for a running fetch instead of starting another.
+// waits for a running fetch instead of starting another. A hit in the last
+// tenth of the ttl starts a fetch without waiting for it.
 func (j *jwks) get(ctx context.Context, kid string) (jwk, error) {
 	j.mu.Lock()
 	waited := false
@@ -151,6 +152,12 @@ func (j *jwks) get(ctx context.Context, kid string) (jwk, error) {
 		fresh := !j.fetchedAt.IsZero() && now.Sub(j.fetchedAt) < j.ttl
 		if fresh {
 			if k, ok := j.keys[kid]; ok {
+				// Refresh ahead: in the last tenth of the TTL a hit starts a
+				// background fetch, so that a busy verifier's cache does not
+				// expire under it and make verifications wait.
+				if j.inflight == nil && now.Sub(j.fetchedAt) > j.ttl-j.ttl/10 && now.Sub(j.lastAttempt) >= j.minRefetch {
+					j.startFetch(now)
+				}
 				j.mu.Unlock()
 				return k, nil
 			}

@@ -395,3 +395,49 @@ func TestTokensNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+func TestJWKSRefreshAhead(t *testing.T) {
+	testKeys(t)
+	srv := newJWKSServer(t, rsaJWK("k1", "RS256", &rsaKey.PublicKey))
+	const ttl = time.Second
+	v := newJWKSVerifier(t, srv.URL, ttl, time.Millisecond)
+	tok := kidToken(t, jwt.SigningMethodRS256, rsaKey, "k1")
+	if _, err := v.VerifyConnectToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl - ttl/20) // inside the last tenth
+	srv.mu.Lock()
+	srv.delay = 300 * time.Millisecond // a slow refresh must not be waited for
+	srv.mu.Unlock()
+	start := time.Now()
+	if _, err := v.VerifyConnectToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= 300*time.Millisecond {
+		t.Fatalf("a hit waited %s for the background refresh", d)
+	}
+	// The refresh lands and renews the cache: past the first ttl the key is
+	// still served, with no further request.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v.jwks.mu.Lock()
+		renewed := v.jwks.inflight == nil && time.Since(v.jwks.fetchedAt) < ttl/2
+		v.jwks.mu.Unlock()
+		if renewed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh never landed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("hits = %d, want 2", n)
+	}
+	if _, err := v.VerifyConnectToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("hits = %d after renewal, want 2", n)
+	}
+}
