@@ -135,7 +135,8 @@ func foldedClaims(payload []byte) (map[string]json.RawMessage, error) {
 }
 
 // FuzzConnectClaims signs arbitrary payloads with the configured secret, so
-// every input reaches claim decoding. Properties: no panic; an accepted
+// every input reaches claim decoding (of both token kinds; a subscription
+// token accepted has the claim's non-empty channel). Properties: no panic; an accepted
 // payload is a JSON object without a non-empty "channel"; UserID, ExpireAt,
 // Info, Channels and Meta are what the raw claims say, computed here from a
 // generic decode (b64info wins over info; expire_at over exp, <= 0 = never).
@@ -144,7 +145,7 @@ func FuzzConnectClaims(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"sub":"1","exp":4000000000,"expire_at":0}`, `{"info":{"a":[1,2]},"b64info":"AAE="}`,
 		`{"channels":["a","b"],"meta":{"k":"v"},"subs":{"a":{"override":{"presence":{"value":true}}}}}`,
-		`{"channel":"x"}`, `{"channel":""}`, `{"exp":1.5}`, `{"nbf":1e10}`, `{"aud":["a"]}`, `[]`, `null`, `{"sub":null}`,
+		`{"channel":"x"}`, `{"channel":""}`, `{"channel":"a","Channel":"b"}`, `{"exp":1.5}`, `{"nbf":1e10}`, `{"aud":["a"]}`, `[]`, `null`, `{"sub":null}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -154,6 +155,19 @@ func FuzzConnectClaims(f *testing.F) {
 		m := hmac.New(crypto.SHA256.New, []byte(testSecret))
 		m.Write([]byte(h + "." + p))
 		tok := h + "." + p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+		if st, err := v.VerifySubscribeToken(ctx, tok); err == nil {
+			raw, err := foldedClaims(payload)
+			if err != nil {
+				t.Fatalf("subscribe accepted a payload that is not a JSON object: %v", err)
+			}
+			var ch string
+			_ = json.Unmarshal(raw["channel"], &ch)
+			if st.Channel == "" || st.Channel != ch {
+				t.Fatalf("subscribe Channel %q, claim %s", st.Channel, raw["channel"])
+			}
+		} else if errors.Is(err, ErrInvalidToken) == errors.Is(err, ErrTokenExpired) {
+			t.Fatalf("subscribe error is not exactly one of the two: %v", err)
+		}
 		ct, err := v.VerifyConnectToken(ctx, tok)
 		if err != nil {
 			if errors.Is(err, ErrInvalidToken) == errors.Is(err, ErrTokenExpired) {
