@@ -32,7 +32,9 @@ type Engines struct {
 	// Subscribe must have taken effect when it returns: a Publish on any
 	// node that starts afterwards is delivered.
 	Broker broker.Broker
-	// Presence, when nil, skips the presence cases.
+	// Presence, when nil, skips the presence cases. When it is the same
+	// object as Broker, the Close case checks that its methods return
+	// broker.ErrClosed too.
 	Presence broker.PresenceManager
 	// NodeID is the ID this node answers to in PublishControl.
 	NodeID string
@@ -49,6 +51,10 @@ type Engines struct {
 	// Quiet is how long the suite waits before it concludes that nothing
 	// more is delivered; 0 means 50ms.
 	Quiet time.Duration
+	// Skip names cases (Run's subtest names) the engine does not support,
+	// with the reason; they are reported as skipped with it. Each entry is
+	// a documented deviation from broker's contract.
+	Skip map[string]string
 }
 
 type testCase struct {
@@ -92,6 +98,9 @@ func Run(t *testing.T, newEngine func(t *testing.T) Engines) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, newEngine(t))
+			if why, ok := e.Skip[c.name]; ok {
+				t.Skip("engine does not support this case: " + why)
+			}
 			if c.nodes > 1 && e.NewNode == nil {
 				t.Skip("engine makes one node only (Engines.NewNode is nil)")
 			}
