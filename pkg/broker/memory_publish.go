@@ -70,6 +70,7 @@ func (m *Memory) Publish(ctx context.Context, channel string, data []byte, opts 
 			ttl = DefaultIdempotentResultTTL
 		}
 		s.idem[key] = idemResult{sp: sp, expires: now + int64(ttl)}
+		s.expiresAt(now + int64(ttl))
 	}
 	_, subscribed := s.subs[channel]
 	s.mu.Unlock()
