@@ -79,6 +79,7 @@ var cases = []testCase{
 	{"IdempotencyTTL", 1, testIdempotencyTTL},
 	{"ConcurrentPublishOrder", 1, testConcurrentPublish},
 	{"ConcurrentPublishWithoutHistory", 1, testConcurrentPublishNoHistory},
+	{"ConcurrentReadsSeeOneSnapshot", 1, testConcurrentReads},
 	{"SubscribeGatesDelivery", 1, testSubscribeGates},
 	{"JoinLeaveOrder", 1, testJoinLeave},
 	{"Control", 1, testControl},
