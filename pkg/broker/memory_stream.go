@@ -86,7 +86,7 @@ func (s *shard) stream(channel string, now, metaTTL int64, create bool) *stream 
 		s.lru.prev.next = st
 		s.lru.prev = st
 	}
-	st.metaExpires = now + metaTTL
+	st.metaExpires = addSat(now, metaTTL)
 	s.expiresAt(st.metaExpires)
 	return st
 }
@@ -135,14 +135,14 @@ func (s *shard) add(st *stream, pub *Publication, size int, ttl, now int64) Stre
 	}
 	s.trim(st, now)
 	// The oldest kept expires first, under the latest TTL.
-	s.expiresAt(st.items[st.head].at + st.ttl)
+	s.expiresAt(addSat(st.items[st.head].at, st.ttl))
 	return StreamPosition{Offset: st.top, Epoch: st.epoch}
 }
 
 // trim drops the publications older than st.ttl. Items are in acceptance
 // order and share the stream's latest ttl, so expired ones are a prefix.
 func (s *shard) trim(st *stream, now int64) {
-	for st.head < len(st.items) && st.items[st.head].at+st.ttl <= now {
+	for st.head < len(st.items) && now-st.items[st.head].at >= st.ttl {
 		s.popFront(st)
 	}
 	if st.head == len(st.items) {
@@ -208,6 +208,15 @@ func (st *stream) get(opts HistoryOptions) []*Publication {
 		}
 	}
 	return out
+}
+
+// addSat is a+b for b >= 0, saturating, so that a TTL meant as "forever"
+// (math.MaxInt64) does not wrap into the past.
+func addSat(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // pubSize is what Stats.Bytes counts for pub.

@@ -48,7 +48,7 @@ func (s *shard) sweep(now int64) {
 		s.trim(st, now)
 		next = min(next, st.metaExpires)
 		if st.head < len(st.items) {
-			next = min(next, st.items[st.head].at+st.ttl)
+			next = min(next, addSat(st.items[st.head].at, st.ttl))
 		}
 	}
 	for k, r := range s.idem {

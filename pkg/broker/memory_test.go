@@ -250,3 +250,28 @@ func TestMemoryPublishBeforeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMemoryTTLForever: the largest durations mean "never", not an
+// overflow into the past.
+func TestMemoryTTLForever(t *testing.T) {
+	const forever = time.Duration(1<<63 - 1)
+	m := newMemory(t, broker.MemoryOptions{PresenceTTL: forever, SweepInterval: 10 * time.Millisecond})
+	opts := broker.PublishOptions{HistorySize: 5, HistoryTTL: forever, HistoryMetaTTL: forever,
+		IdempotencyKey: "k", IdempotentResultTTL: forever}
+	first, err := m.Publish(ctx, "a", []byte("x"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AddPresence(ctx, "a", &broker.ClientInfo{ClientID: "c"})
+	time.Sleep(50 * time.Millisecond) // a few sweeps
+	if again, _ := m.Publish(ctx, "a", []byte("y"), opts); again != first {
+		t.Fatalf("idempotent result lost: %+v, want %+v", again, first)
+	}
+	pubs, sp, _ := m.History(ctx, "a", broker.HistoryOptions{Limit: -1, MetaTTL: forever})
+	if len(pubs) != 1 || sp != first {
+		t.Fatalf("history %d publications at %+v, want 1 at %+v", len(pubs), sp, first)
+	}
+	if st := m.Stats(); st.PresenceEntries != 1 || st.Publications != 1 || st.IdempotentResults != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
