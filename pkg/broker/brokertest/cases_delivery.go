@@ -327,8 +327,10 @@ func testClose(t *testing.T, e *env) {
 }
 
 // testConcurrentReads: History during concurrent publishing returns one
-// snapshot: contiguous offsets from 1 whose last is the returned position
-// (recovery compares the two), positions never going back.
+// snapshot: contiguous offsets from 1 whose last is the returned position,
+// positions never going back. Recovery compares the last returned offset
+// with the position (protocol section 6, step 3): a position read apart
+// from the publications makes recovery during a burst fail for nothing.
 func testConcurrentReads(t *testing.T, e *env) {
 	const writers, each, readers = 4, 250, 2
 	ch := e.ch("a")
