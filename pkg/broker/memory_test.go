@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,5 +274,45 @@ func TestMemoryTTLForever(t *testing.T) {
 	}
 	if st := m.Stats(); st.PresenceEntries != 1 || st.Publications != 1 || st.IdempotentResults != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// slowHandler blocks in HandlePublication until release is closed.
+type slowHandler struct {
+	nopHandler
+	entered chan struct{}
+	release chan struct{}
+	done    atomic.Bool
+}
+
+func (h *slowHandler) HandlePublication(ch string, p *broker.Publication, sp broker.StreamPosition) {
+	close(h.entered)
+	<-h.release
+	h.done.Store(true)
+}
+
+// TestMemoryCloseWaitsForDelivery: Close returns only after a delivery in
+// progress has returned, so nothing reaches the handler after Close.
+func TestMemoryCloseWaitsForDelivery(t *testing.T) {
+	m := broker.NewMemory(broker.MemoryOptions{})
+	h := &slowHandler{entered: make(chan struct{}), release: make(chan struct{})}
+	m.Run(h)
+	m.Subscribe("a")
+	go m.Publish(ctx, "a", []byte("x"), broker.PublishOptions{})
+	<-h.entered
+	closed := make(chan struct{})
+	go func() {
+		m.Close(ctx)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a delivery was in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(h.release)
+	<-closed
+	if !h.done.Load() {
+		t.Fatal("Close returned before the delivery did")
 	}
 }
