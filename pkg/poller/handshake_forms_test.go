@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 )
@@ -155,6 +158,33 @@ func TestHandshakeRefusesAmbiguousHeads(t *testing.T) {
 		t.Fatalf(
 			"%d sessions opened",
 			n,
+		)
+	}
+}
+
+// TestRefusedOriginIsLogged: the log line of a refused origin names it.
+func TestRefusedOriginIsLogged(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	origins, err := NewOriginPolicy([]string{"https://app.example.com"}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startServer(t, Options{Origins: origins, Logger: zap.New(core)}, handler.Echo{})
+	c := dialRaw(t, addr)
+	c.send(handshakeRequest("/ws", "Origin: https://evil.example:8443\r\n"))
+	if resp, body := c.response(); resp.StatusCode != http.StatusForbidden || body != "origin \"https://evil.example:8443\" is not allowed\n" {
+		t.Fatalf(
+			"%d %q",
+			resp.StatusCode, body,
+		)
+	}
+	waitUntil(t, "the rejection logged", func() bool { return logs.FilterMessage("handshake rejected").Len() > 0 })
+	fields := logs.FilterMessage("handshake rejected").All()[0].ContextMap()
+	if fields["origin"] != "https://evil.example:8443" || fields["reason"] != "origin" ||
+		fields["detail"] != `origin "https://evil.example:8443" is not allowed` {
+		t.Fatalf(
+			"log fields %v",
+			fields,
 		)
 	}
 }
