@@ -263,13 +263,15 @@ func trimOWS(b []byte) []byte {
 }
 
 // isTokenChar reports whether c is a tchar (RFC 9110 section 5.6.2).
-func isTokenChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', isDigit(c):
-		return true
+func isTokenChar(c byte) bool { return tchar[c] }
+
+var tchar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), byte(c)) >= 0
 	}
-	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
-}
+	return t
+}()
 
 // parseRequestLine parses "method SP request-target SP HTTP-version". The
 // target may be in origin-form (/path?query), absolute-form

@@ -257,3 +257,38 @@ func TestUpgradeHead(t *testing.T) {
 		)
 	}
 }
+
+var benchHead = []byte("GET http://example.com:8080/ws?room=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: Mozilla/5.0\r\n" +
+	"Connection: keep-alive\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+	"Sec-WebSocket-Version: 13\r\nOrigin: https://example.com\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" +
+	"X-Forwarded-For: 203.0.113.7\r\n\r\n")
+
+// parseAndNormalize is the handshake's parsing work for one request.
+func parseAndNormalize(head, dst []byte) []byte {
+	var r request
+	if parseRequest(head, &r) != nil || !r.connection.hasToken("upgrade") || !r.upgrade.hasToken("websocket") {
+		panic("bench head refused")
+	}
+	return r.appendUpgradeHead(dst[:0])
+}
+
+// TestParseRequestAllocations: parsing a head and building the upgrade head
+// into a pooled buffer allocate nothing.
+func TestParseRequestAllocations(t *testing.T) {
+	dst := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { dst = parseAndNormalize(benchHead, dst) }); n != 0 {
+		t.Fatalf(
+			"%v allocations per request",
+			n,
+		)
+	}
+}
+
+func BenchmarkParseRequest(b *testing.B) {
+	dst := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchHead)))
+	for b.Loop() {
+		dst = parseAndNormalize(benchHead, dst)
+	}
+}
