@@ -27,6 +27,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClose$$' -fuzztime $(FUZZTIME) ./pkg/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./pkg/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./pkg/poller
+	$(GO) test -run '^$$' -fuzz '^FuzzRequestSpellings$$' -fuzztime $(FUZZTIME) ./pkg/poller
 
 # Independent clients against the real binary: Python websockets, Node ws and
 # headless Chromium on the demo page. Needs python3-websockets and chromium

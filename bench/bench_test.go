@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,6 +154,59 @@ func TestSplitsIntoWorkerProcesses(t *testing.T) {
 		t.Fatalf(
 			"merged figures %v",
 			rep.Figures,
+		)
+	}
+}
+
+// TestCommandLine: -h lists every scenario with its whole description and
+// exits 0, as "bench echo -h" does; a bad command line exits 2; a run in
+// which no connection opened exits 1 and says why.
+func TestCommandLine(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := benchMain([]string{"-h"}, &out, &errOut); code != 0 {
+		t.Fatalf(
+			"-h exited %d",
+			code,
+		)
+	}
+	listed := strings.Join(strings.Fields(out.String()), " ")
+	for name, s := range scenarios {
+		if !strings.Contains(listed, name+" "+strings.Join(strings.Fields(s.usage), " ")) {
+			t.Errorf(
+				"-h does not give the whole description of %s:\n%s",
+				name, out.String(),
+			)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"echo", "-h"}, 0},
+		{[]string{"help"}, 0},
+		{nil, 2},
+		{[]string{"nope"}, 2},
+		{[]string{"echo", "-nope"}, 2},
+	} {
+		if code := benchMain(tc.args, &out, &errOut); code != tc.code {
+			t.Errorf(
+				"%q exited %d, want %d",
+				tc.args, code, tc.code,
+			)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	errOut.Reset()
+	code := benchMain([]string{"connect", "-addr", closed, "-n", "3", "-sources", "0", "-timeout", "2s"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "no connection opened") {
+		t.Fatalf(
+			"a run against nothing exited %d: %s",
+			code, errOut.String(),
 		)
 	}
 }

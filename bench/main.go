@@ -13,10 +13,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -69,42 +72,62 @@ var scenarios = map[string]*scenario{}
 
 func register(s *scenario) { scenarios[s.name] = s }
 
-func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "help" || os.Args[1] == "--help" {
-		usage()
-		os.Exit(2)
+func main() { os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// benchMain is main with its exit code returned: 0 after a run in which
+// connections opened (and for -h), 1 when the run failed or opened no
+// connection, 2 for a bad command line.
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
 	}
-	if os.Args[1] == "report" {
-		os.Exit(reportMain(os.Args[2:]))
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	case "report":
+		return reportMain(args[1:])
 	}
-	s, ok := scenarios[os.Args[1]]
+	s, ok := scenarios[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n\n", os.Args[1])
-		usage()
-		os.Exit(2)
+		fmt.Fprintf(stderr, "bench: unknown scenario %q\n\n", args[0])
+		usage(stderr)
+		return 2
 	}
 	o := &options{part: -1}
-	fs := flag.NewFlagSet("bench "+s.name, flag.ExitOnError)
+	fs := flag.NewFlagSet("bench "+s.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: bench %s [flags]\n\n%s\n\nFlags:\n", s.name, s.usage)
+		fmt.Fprintf(fs.Output(), "Usage: bench %s [flags]\n\n%s\n\nFlags:\n", s.name, s.usage)
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, o)
 	s.flags(fs, o)
-	fs.Parse(os.Args[2:])
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
 	if o.part >= 0 {
-		os.Exit(workerMain(s, o))
+		return workerMain(s, o)
 	}
-	rep, err := coordinate(s, o, os.Args[2:])
+	rep, err := coordinate(s, o, args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench %s: %v\n", s.name, err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "bench %s: %v\n", s.name, err)
+		return 1
 	}
-	rep.print(os.Stdout)
+	rep.print(stdout)
 	if o.json {
 		line, _ := json.Marshal(rep)
-		fmt.Println(string(line))
+		fmt.Fprintln(stdout, string(line))
 	}
+	if err := rep.failed(o); err != nil {
+		fmt.Fprintf(stderr, "bench %s: %v\n", s.name, err)
+		return 1
+	}
+	return 0
 }
 
 func commonFlags(fs *flag.FlagSet, o *options) {
@@ -122,24 +145,25 @@ func commonFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.parts, "parts", 0, "internal: number of worker processes")
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, "Usage: bench <scenario> [flags]   (bench <scenario> -h for its flags)\n\nScenarios:\n")
+// usage lists the scenarios, each with its whole description.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: bench <scenario> [flags]   (bench <scenario> -h for its flags)\n\nScenarios:\n")
 	names := make([]string, 0, len(scenarios))
 	for n := range scenarios {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, firstLine(scenarios[n].usage))
+		text := strings.ReplaceAll(scenarios[n].usage, "\n", "\n           ")
+		fmt.Fprintf(w, "  %-8s %s\n\n", n, text)
 	}
-	fmt.Fprintf(os.Stderr, "  %-8s %s\n", "report", "turn the JSON lines of bench/run.sh into bench/RESULTS.md")
+	fmt.Fprintf(w, "  %-8s %s\n", "report", "turn the JSON lines of bench/run.sh into bench/RESULTS.md")
 }
 
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
+// failed reports a run that measured nothing: no connection opened.
+func (r *report) failed(o *options) error {
+	if r.Figures["connections"] > 0 {
+		return nil
 	}
-	return s
+	return fmt.Errorf("no connection opened (%v errors); is a server listening at ws://%s%s?", r.Figures["errors"], o.addr, o.path)
 }

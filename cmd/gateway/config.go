@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +17,8 @@ import (
 // in the configuration file; the same path, upper-cased with dots and dashes
 // as underscores and prefixed with GATEWAY_, is its environment variable,
 // and with dots and dashes as its flag name. The help tag is what -h says.
+// A field tagged secret:"true" (a token, a key, an HMAC secret) is never
+// printed: -print-config, logs and errors show it as redactedValue.
 type Config struct {
 	Listen          string        `yaml:"listen" help:"TCP address for WebSocket clients (and the demo page)"`
 	Path            string        `yaml:"path" help:"URL path of the WebSocket endpoint"`
@@ -35,7 +40,7 @@ type Config struct {
 
 type AdminConfig struct {
 	Listen string `yaml:"listen" help:"address of the admin listener (health, readiness, metrics, push API); empty disables it"`
-	Token  string `yaml:"token" help:"bearer token of the push API; empty disables the push API (prefer GATEWAY_ADMIN_TOKEN to a file)"`
+	Token  string `yaml:"token" secret:"true" help:"bearer token of the push API; empty disables the push API (prefer GATEWAY_ADMIN_TOKEN to a file)"`
 	Pprof  bool   `yaml:"pprof" help:"serve /debug/pprof/ on the admin listener"`
 }
 
@@ -90,8 +95,13 @@ type NetpollConfig struct {
 func (c *Config) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.Listen == "" {
-		bad("listen: an address such as :8080 is required")
+	if err := checkAddr(c.Listen); err != nil {
+		bad("listen: %v", err)
+	}
+	if c.Admin.Listen != "" {
+		if err := checkAddr(c.Admin.Listen); err != nil {
+			bad("admin.listen: %v (empty disables the admin listener)", err)
+		}
 	}
 	if !strings.HasPrefix(c.Path, "/") {
 		bad("path %q: must start with /", c.Path)
@@ -146,4 +156,30 @@ func (c *Config) validate() error {
 		bad("limits.max_connections, workers.max and netpoll.pollers must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// checkAddr checks a TCP listen address the way net.Listen will read it:
+// host:port, the host empty, an IP address or a name, the port a number
+// from 0 to 65535 or a service name.
+func checkAddr(addr string) error {
+	want := fmt.Sprintf("%q: want host:port, such as :8080 or 127.0.0.1:8080", addr)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New(want)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("%s (port %d is out of range)", want, n)
+		}
+	} else if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+		return fmt.Errorf("%s (unknown port %q)", want, port)
+	}
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err != nil && host != "" {
+		for _, c := range host {
+			if !(c == '.' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				return fmt.Errorf("%s (host %q is neither an IP address nor a name)", want, host)
+			}
+		}
+	}
+	return nil
 }

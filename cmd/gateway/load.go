@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +30,13 @@ type option struct {
 	env  string // GATEWAY_SESSION_QUEUE_MAX_BYTES
 	flag string // session.queue-max-bytes
 	help string
-	val  reflect.Value
+	// secret options (secret:"true") are shown as redactedValue.
+	secret bool
+	val    reflect.Value
 }
+
+// redactedValue stands for a secret option's value that is set.
+const redactedValue = "<redacted>"
 
 // options lists every leaf of cfg in declaration order.
 func options(cfg *Config) []option {
@@ -47,11 +52,12 @@ func options(cfg *Config) []option {
 				continue
 			}
 			out = append(out, option{
-				key:  key,
-				env:  "GATEWAY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key)),
-				flag: strings.ReplaceAll(key, "_", "-"),
-				help: f.Tag.Get("help"),
-				val:  v.Field(i),
+				key:    key,
+				env:    "GATEWAY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key)),
+				flag:   strings.ReplaceAll(key, "_", "-"),
+				help:   f.Tag.Get("help"),
+				secret: f.Tag.Get("secret") == "true",
+				val:    v.Field(i),
 			})
 		}
 	}
@@ -102,9 +108,13 @@ func (o option) set(s string) error {
 	return nil
 }
 
-// String renders the current value the way set accepts it.
+// String renders the current value the way set accepts it; a secret that
+// is set is redactedValue.
 func (o option) String() string {
 	v := o.val
+	if o.secret && !v.IsZero() {
+		return redactedValue
+	}
 	if s, ok := v.Interface().(fmt.Stringer); ok {
 		return s.String()
 	}
@@ -157,6 +167,9 @@ func (r recordedFlag) Set(s string) error {
 	probe := r.opt
 	probe.val = reflect.New(r.opt.val.Type()).Elem()
 	if err := probe.set(s); err != nil { // report bad values with the flag's name
+		if r.opt.secret {
+			return errors.New("invalid value") // never echo a secret
+		}
 		return err
 	}
 	*r.raw = append(*r.raw, recorded{opt: r.opt, raw: s})
@@ -179,7 +192,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool), stderr io.
 	}
 
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // run prints the error and a hint, not 100 lines of usage
 	fs.StringVar(&inv.configPath, "config", "", "YAML configuration `file` (env GATEWAY_CONFIG); see the built-in defaults with -print-config")
 	fs.BoolVar(&inv.version, "version", false, "print the version and exit")
 	fs.BoolVar(&inv.printConfig, "print-config", false, "print the effective configuration as YAML and exit")
@@ -187,12 +200,16 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool), stderr io.
 	for _, o := range options(cfg) {
 		fs.Var(recordedFlag{opt: o, raw: &flagged, bool: o.val.Kind() == reflect.Bool}, o.flag, o.help)
 	}
-	fs.Usage = func() { usage(stderr, fs, defaults, defaultText) }
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return nil, inv, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stderr, fs, defaults, defaultText)
+			return nil, inv, err
+		}
+		return nil, inv, flagError{explainFlagError(err, fs)}
 	}
 	if fs.NArg() > 0 {
-		return nil, inv, fmt.Errorf("unexpected argument %q: options are flags (see -h)", fs.Arg(0))
+		return nil, inv, flagError{fmt.Errorf("unexpected argument %q: options are flags", fs.Arg(0))}
 	}
 
 	if inv.configPath == "" {
@@ -210,6 +227,9 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool), stderr io.
 	for _, o := range options(cfg) {
 		if s, ok := lookupEnv(o.env); ok {
 			if err := o.set(s); err != nil {
+				if o.secret {
+					err = errors.New("invalid value") // never echo a secret
+				}
 				return nil, inv, fmt.Errorf("%s: %w", o.env, err)
 			}
 		}
@@ -223,15 +243,162 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool), stderr io.
 	return cfg, inv, nil
 }
 
-// decodeYAML decodes data onto cfg, keeping keys it does not mention and
-// refusing keys cfg does not have (a typo must not be ignored silently).
-func decodeYAML(data []byte, cfg *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+// flagError is a bad command line; run adds where the options are listed.
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+// explainFlagError adds the nearest flag to "flag provided but not defined".
+func explainFlagError(err error, fs *flag.FlagSet) error {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
 		return err
 	}
-	return nil
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if near := nearest(strings.TrimLeft(name, "-"), names); near != "" {
+		return fmt.Errorf("%w (did you mean -%s?)", err, near)
+	}
+	return err
+}
+
+// decodeYAML decodes data onto cfg, keeping keys it does not mention. Every
+// problem is reported, each with its line and key: a key cfg does not have
+// (a typo must not be ignored silently) with the nearest valid key, a value
+// of the wrong type with the type wanted.
+func decodeYAML(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err // syntax errors carry their line
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file
+	}
+	var errs []error
+	decodeSection(doc.Content[0], reflect.ValueOf(cfg).Elem(), "", &errs)
+	return errors.Join(errs...)
+}
+
+// isSection reports whether a field is a group of keys rather than a value.
+func isSection(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Duration]()
+}
+
+func decodeSection(n *yaml.Node, v reflect.Value, prefix string, errs *[]error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // "log:" with nothing under it
+	}
+	if n.Kind != yaml.MappingNode {
+		where := strings.TrimSuffix(prefix, ".")
+		if where == "" {
+			where = "the file"
+		}
+		*errs = append(*errs, fmt.Errorf("line %d: %s: want keys, such as %s", n.Line, where, strings.Join(sectionKeys(v.Type())[:2], ", ")))
+		return
+	}
+	t := v.Type()
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		idx := -1
+		for j := range t.NumField() {
+			if t.Field(j).Tag.Get("yaml") == k.Value {
+				idx = j
+			}
+		}
+		if idx < 0 {
+			msg := fmt.Sprintf("line %d: unknown key %q", k.Line, prefix+k.Value)
+			if near := nearest(k.Value, sectionKeys(t)); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", prefix+near)
+			}
+			*errs = append(*errs, errors.New(msg))
+			continue
+		}
+		key, fv := prefix+k.Value, v.Field(idx)
+		if isSection(t.Field(idx).Type) {
+			decodeSection(val, fv, key+".", errs)
+			continue
+		}
+		if err := val.Decode(fv.Addr().Interface()); err != nil {
+			o := option{key: key, val: fv}
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				err = fmt.Errorf("want %s, got %q", map[string]string{"duration": "a duration such as 30s", "size": "a size such as 64KiB",
+					"bool": "true or false", "int": "an integer", "list": "a list such as [a, b]", "string": "a string"}[o.typeName()], val.Value)
+			}
+			if o.secret = t.Field(idx).Tag.Get("secret") == "true"; o.secret {
+				err = errors.New("invalid value") // never echo a secret
+			}
+			*errs = append(*errs, fmt.Errorf("line %d: %s: %v", val.Line, key, strings.TrimPrefix(err.Error(), "yaml: ")))
+		}
+	}
+}
+
+func sectionKeys(t reflect.Type) []string {
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, t.Field(i).Tag.Get("yaml"))
+	}
+	return keys
+}
+
+// nearest returns the candidate closest to s in edit distance, or "" when
+// none is close enough to be the likely intent.
+func nearest(s string, candidates []string) string {
+	best, bestDist := "", max(2, len(s)/3)+1
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// unknownEnv returns a warning for each GATEWAY_* variable in environ
+// ("NAME=value" pairs) that names no option, with the nearest one that
+// does: a misspelt variable would otherwise be ignored without a word.
+func unknownEnv(environ []string) []string {
+	known := []string{"GATEWAY_CONFIG"}
+	for _, o := range options(&Config{}) {
+		known = append(known, o.env)
+	}
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "GATEWAY_") || slices.Contains(known, name) {
+			continue
+		}
+		w := name + " matches no option and is ignored"
+		var short []string // compare without the common prefix
+		for _, k := range known {
+			short = append(short, strings.TrimPrefix(k, "GATEWAY_"))
+		}
+		if near := nearest(strings.TrimPrefix(name, "GATEWAY_"), short); near != "" {
+			w += " (did you mean GATEWAY_" + near + "?)"
+		}
+		warnings = append(warnings, w)
+	}
+	return warnings
 }
 
 func usage(w io.Writer, fs *flag.FlagSet, opts []option, defaults map[string]string) {
@@ -255,9 +422,22 @@ built-in default shown.
 	}
 }
 
-// printConfig writes the effective configuration as YAML.
+// printConfig writes the effective configuration as YAML, secrets
+// redacted.
 func printConfig(w io.Writer, cfg *Config) error {
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
-	return enc.Encode(cfg)
+	return enc.Encode(redacted(cfg))
+}
+
+// redacted returns a copy of cfg in which every secret option that is set
+// reads redactedValue.
+func redacted(cfg *Config) *Config {
+	c := *cfg
+	for _, o := range options(&c) {
+		if o.secret && !o.val.IsZero() {
+			o.val.SetString(redactedValue)
+		}
+	}
+	return &c
 }

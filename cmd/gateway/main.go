@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(flagError)):
+		fmt.Fprintf(stderr, "gateway: %v\nrun 'gateway -h' for the options\n", err)
+		return 2
 	case err != nil:
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2
@@ -81,6 +87,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	level.SetLevel(lvl)
 	log := newLogger(cfg.Log, level)
 	defer log.Sync()
+	for _, w := range unknownEnv(os.Environ()) {
+		log.Warn(w)
+	}
 	if err := serve(cfg, inv, level, log); err != nil {
 		log.Error("gateway failed", zap.Error(err))
 		return 1
@@ -104,7 +113,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w (is another process using it?)", cfg.Listen, err)
+		return listenError("listen", cfg.Listen, err)
 	}
 	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
 		zap.Int("netpoll_buffer", process.BufferSize), zap.Int("netpoll_pollers", process.Pollers), zap.String("config", inv.configPath))
@@ -141,7 +150,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
 				sd.reloading()
-				reload(inv, srv, level, log)
+				reload(inv, cfg, srv, level, log)
 				sd.reloaded()
 				continue
 			}
@@ -159,7 +168,7 @@ func startAdmin(cfg *Config, srv *poller.Server, log *zap.Logger) (*http.Server,
 	}
 	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on admin.listen %s: %w", cfg.Admin.Listen, err)
+		return nil, listenError("admin.listen", cfg.Admin.Listen, err)
 	}
 	h := admin.New(srv, admin.Options{
 		Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof, MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
@@ -268,10 +277,39 @@ func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
 	}, nil
 }
 
+// listenError explains a failed listen: which option holds the address, and
+// when the port is taken, that the option is what to change.
+func listenError(key, addr string, err error) error {
+	env := "GATEWAY_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s %s: the address is in use by another process; stop it or choose another address with %s (-%s, %s)",
+			key, addr, key, key, env)
+	}
+	return fmt.Errorf("cannot listen on %s %s: %w; check %s (-%s, %s)", key, addr, err, key, key, env)
+}
+
+// reloadable are the options a SIGHUP applies; a change to any other needs
+// a restart.
+var reloadable = []string{"log.level", "origins.allowed", "origins.allow_missing", "origins.allow_same_origin", "trusted_proxies"}
+
+// restartNeeded lists the options, other than the reloadable ones, whose
+// value differs between the running configuration and next.
+func restartNeeded(running, next *Config) []string {
+	var changed []string
+	a, b := options(running), options(next)
+	for i := range a {
+		if !slices.Contains(reloadable, a[i].key) && !reflect.DeepEqual(a[i].val.Interface(), b[i].val.Interface()) {
+			changed = append(changed, a[i].key)
+		}
+	}
+	return changed
+}
+
 // reload applies what can change without dropping connections: the log
 // level, the origin allowlist and the trusted proxies. Everything else
-// needs a restart, and reload says so.
-func reload(inv invocation, srv *poller.Server, level zap.AtomicLevel, log *zap.Logger) {
+// needs a restart, and reload names each option that changed and needs
+// one; running is the configuration the process started with.
+func reload(inv invocation, running *Config, srv *poller.Server, level zap.AtomicLevel, log *zap.Logger) {
 	cfg, _, err := loadConfig(inv.args, os.LookupEnv, io.Discard)
 	var origins *poller.OriginPolicy
 	var proxies *poller.TrustedProxies
@@ -286,6 +324,10 @@ func reload(inv invocation, srv *poller.Server, level zap.AtomicLevel, log *zap.
 	level.SetLevel(lvl)
 	srv.SetOrigins(origins)
 	srv.SetTrustedProxies(proxies)
+	// "level" is the key of the line's own level: the new one is new_level.
 	log.Info("configuration reloaded (log level, origins, trusted proxies; other changes need a restart)",
-		zap.Stringer("level", lvl), zap.Strings("origins", cfg.Origins.Allowed), zap.Strings("trusted_proxies", cfg.Proxies))
+		zap.Stringer("new_level", lvl), zap.Strings("origins", cfg.Origins.Allowed), zap.Strings("trusted_proxies", cfg.Proxies))
+	if changed := restartNeeded(running, cfg); len(changed) > 0 {
+		log.Warn("changed options need a restart to apply; their running values stay", zap.Strings("restart_needed", changed))
+	}
 }

@@ -33,7 +33,12 @@ func TestMain(m *testing.M) {
 // listener on a free port.
 func startGateway(t *testing.T, args ...string) *gatewaytest.Process {
 	t.Helper()
-	p, err := gatewaytest.Start(binary, nil, append([]string{"-admin.listen", "127.0.0.1:0"}, args...)...)
+	return startGatewayEnv(t, nil, args...)
+}
+
+func startGatewayEnv(t *testing.T, env []string, args ...string) *gatewaytest.Process {
+	t.Helper()
+	p, err := gatewaytest.Start(binary, env, append([]string{"-admin.listen", "127.0.0.1:0"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,24 +146,45 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 
 // TestSIGHUPReloadsWithoutDroppingConnections changes the log level and the
 // origin allowlist in the file and sends SIGHUP: the open connection keeps
-// working and the new allowlist applies to new handshakes.
+// working and the new allowlist applies to new handshakes. The reload line
+// carries the new level as new_level ("level" is the line's own), and the
+// options changed that need a restart are named. A misspelt GATEWAY_*
+// variable is reported at start.
 func TestSIGHUPReloadsWithoutDroppingConnections(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "gateway.yaml")
 	os.WriteFile(file, []byte("log:\n  level: info\norigins:\n  allowed: [\"https://old.example\"]\n  allow_same_origin: false\n"), 0o644)
-	p := startGateway(t, "-config", file)
+	p := startGatewayEnv(t, []string{"GATEWAY_SESION_PING_INTERVAL=5s"}, "-config", file)
+	if !p.WaitLogged("GATEWAY_SESION_PING_INTERVAL matches no option and is ignored (did you mean GATEWAY_SESSION_PING_INTERVAL?)", 5*time.Second) {
+		t.Fatal("misspelt environment variable not reported")
+	}
 	old := dial(t, p.Addr, map[string][]string{"Origin": {"https://old.example"}})
 	if _, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr+"/ws", map[string][]string{"Origin": {"https://new.example"}}); err == nil {
 		t.Fatal("new origin allowed before the reload")
 	}
-	os.WriteFile(file, []byte("log:\n  level: debug\norigins:\n  allowed: [\"https://new.example\"]\n  allow_same_origin: false\n"), 0o644)
+	os.WriteFile(file, []byte("log:\n  level: debug\norigins:\n  allowed: [\"https://new.example\"]\n  allow_same_origin: false\n"+
+		"handler: broadcast\nsession:\n  write_timeout: 20s\n"), 0o644)
 	p.Signal(syscall.SIGHUP)
-	deadline := time.Now().Add(5 * time.Second)
-	for !p.Logged("configuration reloaded (log level, origins, trusted proxies; other changes need a restart)") {
-		if time.Now().After(deadline) {
-			t.Fatal("reload not logged")
-		}
-		time.Sleep(10 * time.Millisecond)
+	const reloaded = "configuration reloaded (log level, origins, trusted proxies; other changes need a restart)"
+	if !p.WaitLogged(reloaded, 5*time.Second) {
+		t.Fatal("reload not logged")
+	}
+	line, raw, _ := p.LogLine(reloaded)
+	if line["level"] != "info" || line["new_level"] != "debug" || strings.Count(raw, `"level"`) != 1 {
+		t.Fatalf(
+			"reload line: %s",
+			raw,
+		)
+	}
+	const restart = "changed options need a restart to apply; their running values stay"
+	if !p.WaitLogged(restart, 5*time.Second) {
+		t.Fatal("options that need a restart not named")
+	}
+	if line, raw, _ := p.LogLine(restart); fmt.Sprint(line["restart_needed"]) != "[handler session.write_timeout]" {
+		t.Fatalf(
+			"restart line: %s",
+			raw,
+		)
 	}
 	dial(t, p.Addr, map[string][]string{"Origin": {"https://new.example"}})
 	if err := old.WriteMessage(websocket.TextMessage, []byte("still here")); err != nil {
@@ -173,7 +199,7 @@ func TestSIGHUPReloadsWithoutDroppingConnections(t *testing.T) {
 	}
 	// debug level is on: session open/close lines now appear.
 	dial(t, p.Addr, map[string][]string{"Origin": {"https://new.example"}}).Close()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !p.Logged("session opened") {
 		if time.Now().After(deadline) {
 			t.Fatal("log level not reloaded")

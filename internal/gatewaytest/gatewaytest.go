@@ -36,6 +36,7 @@ type Process struct {
 
 	mu     sync.Mutex
 	logs   []map[string]any
+	raw    []string // logs as written, for checks a decoded map cannot make (a repeated key)
 	exited chan struct{}
 	err    error
 }
@@ -67,6 +68,7 @@ func Start(bin string, env []string, args ...string) (*Process, error) {
 			}
 			p.mu.Lock()
 			p.logs = append(p.logs, line)
+			p.raw = append(p.raw, sc.Text())
 			switch line["msg"] {
 			case "listening":
 				p.Addr, _ = line["addr"].(string)
@@ -140,6 +142,19 @@ func (p *Process) Logged(msg string) bool {
 		}
 	}
 	return false
+}
+
+// LogLine returns the first log line with this message, decoded and as
+// written.
+func (p *Process) LogLine(msg string) (fields map[string]any, raw string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, l := range p.logs {
+		if l["msg"] == msg {
+			return l, p.raw[i], true
+		}
+	}
+	return nil, "", false
 }
 
 // WaitLogged waits up to d for a log line with this message.

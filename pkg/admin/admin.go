@@ -70,9 +70,18 @@ func New(srv *poller.Server, opts Options) *Handler {
 	h.mux.HandleFunc("GET /api/v1/sessions", h.auth(h.list))
 	h.mux.HandleFunc("GET /api/v1/sessions/{id}", h.auth(h.get))
 	h.mux.HandleFunc("GET /api/v1/stats", h.auth(h.stats))
-	h.mux.HandleFunc("/api/", h.auth(func(w http.ResponseWriter, r *http.Request) {
+	notFound := h.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	}))
+	})
+	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all would answer 404 where the mux alone answers 405.
+		if allow := h.allowed(r); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": use "+allow)
+			return
+		}
+		notFound(w, r)
+	})
 
 	if opts.Pprof {
 		h.mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -82,6 +91,21 @@ func New(srv *poller.Server, opts Options) *Handler {
 		h.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return h
+}
+
+// allowed lists the methods some route other than the /api/ catch-all
+// serves at r's path, comma-separated as the Allow header wants them (RFC
+// 9110 section 10.2.1), or "" when the path is unknown.
+func (h *Handler) allowed(r *http.Request) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }

@@ -417,3 +417,46 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 		)
 	}
 }
+
+// TestWrongMethodIs405: every admin route answers a method it does not
+// serve with 405 and an Allow header listing the ones it does, token or
+// not; an unknown path stays 404.
+func TestWrongMethodIs405(t *testing.T) {
+	_, _, api := setup(t, Options{Token: token})
+	cases := []struct{ method, path, allow string }{
+		{"GET", "/api/v1/broadcast", "POST"},
+		{"PUT", "/api/v1/broadcast", "POST"},
+		{"GET", "/api/v1/sessions/00000000000000ff/send", "POST"},
+		{"POST", "/api/v1/sessions/00000000000000ff", "GET, HEAD, DELETE"},
+		{"DELETE", "/api/v1/sessions", "GET, HEAD"},
+		{"POST", "/api/v1/stats", "GET, HEAD"},
+		{"POST", "/healthz", "GET, HEAD"},
+		{"DELETE", "/readyz", "GET, HEAD"},
+		{"POST", "/metrics", "GET, HEAD"},
+	}
+	for _, tc := range cases {
+		for _, auth := range []string{token, ""} {
+			req, _ := http.NewRequest(tc.method, api.URL+tc.path, nil)
+			if auth != "" {
+				req.Header.Set("Authorization", "Bearer "+auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tc.allow {
+				t.Errorf(
+					"%s %s (token %v): %d Allow %q, want 405 Allow %q",
+					tc.method, tc.path, auth != "", resp.StatusCode, resp.Header.Get("Allow"), tc.allow,
+				)
+			}
+		}
+	}
+	if code, _ := call(t, "GET", api.URL+"/api/v1/nope", token, ""); code != 404 {
+		t.Fatalf(
+			"unknown endpoint: %d, want 404",
+			code,
+		)
+	}
+}

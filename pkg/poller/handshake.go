@@ -52,7 +52,7 @@ func (c *conn) answer(head, early []byte) {
 		c.reject(nil, RejectMalformed, http.StatusBadRequest, "", err.Error())
 		return
 	}
-	isUpgrade := hasToken(req.upgrade, "websocket")
+	isUpgrade := req.upgrade.hasToken("websocket")
 	switch {
 	case string(req.method) != http.MethodGet && !(string(req.method) == http.MethodHead && !isUpgrade):
 		c.reject(&req, RejectMethod, http.StatusMethodNotAllowed, "Allow: GET\r\n", "only GET is allowed")
@@ -66,12 +66,21 @@ func (c *conn) answer(head, early []byte) {
 		c.reject(&req, RejectNotUpgrade, http.StatusUpgradeRequired,
 			"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
 			"this endpoint speaks WebSocket only: send Upgrade: websocket")
-	case req.major != 1 || req.minor < 1:
-		c.reject(&req, RejectMalformed, http.StatusHTTPVersionNotSupported, "", "WebSocket needs HTTP/1.1")
+	case req.major != 1:
+		// 505 is about the major version (RFC 9110 section 15.6.6).
+		c.reject(&req, RejectMalformed, http.StatusHTTPVersionNotSupported, "", "HTTP/"+strconv.Itoa(req.major)+" is not supported; WebSocket needs HTTP/1.1")
+	case req.minor < 1:
+		c.reject(&req, RejectMalformed, http.StatusBadRequest, "", "WebSocket needs HTTP/1.1 or later (RFC 6455 section 4.1); this request is HTTP/1."+strconv.Itoa(req.minor))
 	case !req.hostSeen:
 		c.reject(&req, RejectBadHandshake, http.StatusBadRequest, "", "missing Host header")
-	case !hasToken(req.connection, "upgrade"):
+	case !req.connection.hasToken("upgrade"):
 		c.reject(&req, RejectBadHandshake, http.StatusBadRequest, "", "Connection header must include Upgrade")
+	case req.keyLines > 1:
+		c.reject(&req, RejectBadKey, http.StatusBadRequest, "", "Sec-WebSocket-Key appears "+strconv.Itoa(req.keyLines)+" times; RFC 6455 section 11.3.1 allows one")
+	case req.versionLines > 1:
+		c.reject(&req, RejectBadVersion, http.StatusBadRequest, "", "Sec-WebSocket-Version appears "+strconv.Itoa(req.versionLines)+" times in a request; send it once")
+	case req.originLines > 1:
+		c.reject(&req, RejectBadHandshake, http.StatusBadRequest, "", "Origin appears "+strconv.Itoa(req.originLines)+" times; RFC 6454 section 7.3 allows one")
 	case len(req.version) == 0:
 		c.reject(&req, RejectBadVersion, http.StatusBadRequest, "", "missing Sec-WebSocket-Version")
 	case string(req.version) != "13":
@@ -79,20 +88,26 @@ func (c *conn) answer(head, early []byte) {
 	case !validKey(req.key):
 		c.reject(&req, RejectBadKey, http.StatusBadRequest, "", "Sec-WebSocket-Key must be 16 base64-encoded bytes")
 	case !srv.origins.Load().Allow(req.origin, req.originSeen, req.host):
-		c.reject(&req, RejectOrigin, http.StatusForbidden, "", "origin not allowed")
+		c.reject(&req, RejectOrigin, http.StatusForbidden, "", originRefusal(&req))
 	case srv.draining.Load():
 		c.reject(&req, RejectUnavailable, http.StatusServiceUnavailable, "Retry-After: 5\r\n", "server is shutting down")
 	case srv.opts.MaxConnections > 0 && srv.hub.Count() >= srv.opts.MaxConnections:
 		c.reject(&req, RejectUnavailable, http.StatusServiceUnavailable, "Retry-After: 5\r\n", "server is at its connection limit")
 	default:
-		c.upgrade(&req, head, early)
+		c.upgrade(&req, early)
 	}
 }
 
-// upgrade completes the handshake with gobwas/ws, which is given exactly the
-// request head: its own buffered reader must not swallow the first frames.
-func (c *conn) upgrade(req *request, head, early []byte) {
+// upgrade completes the handshake with gobwas/ws, which is given the head
+// the request validated by answer comes down to (request.appendUpgradeHead),
+// not the raw one: gobwas/ws would check the raw lines by other rules. Its
+// own buffered reader must not see the first frames either.
+func (c *conn) upgrade(req *request, early []byte) {
 	srv := c.srv
+	norm := getBuffer(256)
+	defer putBuffer(norm)
+	*norm = req.appendUpgradeHead((*norm)[:0])
+	head := *norm
 	resp := getBuffer(256)
 	defer putBuffer(resp)
 	out := bytes.NewBuffer(*resp)
@@ -165,6 +180,9 @@ func (c *conn) rejectWith(req *request, reason RejectReason, response []byte, ms
 		zap.Stringer("ip", ip), zap.Stringer("remote", c.remote)}
 	if req != nil {
 		fields = append(fields, zap.ByteString("path", req.path))
+		if req.originSeen {
+			fields = append(fields, zap.ByteString("origin", req.origin))
+		}
 	}
 	srv.log.Info("handshake rejected", fields...)
 	c.finishHTTP(response, nil)
@@ -207,3 +225,12 @@ type Page struct {
 var defaultUpgrader = ws.Upgrader{}
 
 type wsUpgrader = ws.Upgrader
+
+// originRefusal says which origin was refused, so that the log line and the
+// client's 403 name it.
+func originRefusal(req *request) string {
+	if !req.originSeen {
+		return "a request without an Origin header is not allowed here"
+	}
+	return "origin " + strconv.Quote(string(req.origin)) + " is not allowed"
+}

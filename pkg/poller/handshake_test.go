@@ -97,7 +97,7 @@ func TestHandshakeRejections(t *testing.T) {
 		{
 			name:    "HTTP/1.0",
 			request: strings.Replace(handshakeRequest("/ws", origin), "HTTP/1.1", "HTTP/1.0", 1),
-			status:  http.StatusHTTPVersionNotSupported,
+			status:  http.StatusBadRequest,
 			reason:  RejectMalformed,
 		},
 		{

@@ -73,7 +73,11 @@ func (t *TrustedProxies) clientIP(peer netip.Addr, r *request) netip.Addr {
 			} else {
 				item, list = list, nil
 			}
-			a, ok := parseForwardedAddr(bytes.TrimSpace(item))
+			item = trimOWS(item)
+			if len(item) == 0 {
+				continue // an empty list element (RFC 9110 section 5.6.1)
+			}
+			a, ok := parseForwardedAddr(item)
 			if !ok {
 				return candidate
 			}

@@ -28,6 +28,7 @@ func TestClientIP(t *testing.T) {
 		{name: "all trusted gives the leftmost", peer: "127.0.0.1", xff: []string{"10.0.0.1, 10.0.0.2"}, want: "10.0.0.1"},
 		{name: "x-real-ip without xff", peer: "127.0.0.1", realIP: "203.0.113.8", want: "203.0.113.8"},
 		{name: "xff wins over x-real-ip", peer: "127.0.0.1", xff: []string{"203.0.113.7"}, realIP: "203.0.113.8", want: "203.0.113.7"},
+		{name: "empty list elements are skipped", peer: "127.0.0.1", xff: []string{"203.0.113.7, ,", ", 10.1.1.1,"}, want: "203.0.113.7"},
 		{name: "no headers", peer: "127.0.0.1", want: "127.0.0.1"},
 		{name: "ipv4-mapped peer", peer: "::ffff:127.0.0.1", xff: []string{"203.0.113.7"}, want: "203.0.113.7"},
 	}
