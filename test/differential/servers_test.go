@@ -154,8 +154,8 @@ func startCentrifugo(bin string) (*server, error) {
 		"log":         map[string]any{"level": "error"},
 		"usage_stats": map[string]any{"disabled": true},
 		"client": map[string]any{
-			"token":           map[string]any{"hmac_secret_key": tokenSecret},
-			"allowed_origins": []string{"*"},
+			"token":                                 map[string]any{"hmac_secret_key": tokenSecret},
+			"allowed_origins":                       []string{"*"},
 			"allow_anonymous_connect_without_token": true,
 		},
 		"channel": map[string]any{"without_namespace": withoutNamespace, "namespaces": namespaces},
