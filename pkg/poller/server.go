@@ -114,16 +114,16 @@ type Server struct {
 	opts      Options
 	endpoints []Endpoint // Path's first, then Options.Endpoints
 	hub       *session.Hub
-	pool     *workerPool
-	log      *zap.Logger
-	stats    Stats
-	origins  atomic.Pointer[OriginPolicy]
-	proxies  atomic.Pointer[TrustedProxies]
-	upgrader wsUpgrader
-	inflater *codec.Decompressor
-	draining atomic.Bool
-	ready    atomic.Bool
-	lastTick atomic.Int64 // unix ns of the last tick, for watchdogs
+	pool      *workerPool
+	log       *zap.Logger
+	stats     Stats
+	origins   atomic.Pointer[OriginPolicy]
+	proxies   atomic.Pointer[TrustedProxies]
+	upgrader  wsUpgrader
+	inflater  *codec.Decompressor
+	draining  atomic.Bool
+	ready     atomic.Bool
+	lastTick  atomic.Int64 // unix ns of the last tick, for watchdogs
 
 	mu        sync.Mutex
 	evl       netpoll.EventLoop
