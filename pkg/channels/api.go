@@ -18,7 +18,7 @@ func (n *Node) Publish(ctx context.Context, channel string, data []byte, opts se
 	if channel == "" {
 		return broker.StreamPosition{}, ErrorBadRequest
 	}
-	o, err := n.rules.Resolve(channel)
+	o, err := n.resolve(channel)
 	if err != nil {
 		return broker.StreamPosition{}, err
 	}
@@ -66,7 +66,7 @@ func (n *Node) presenceOn(channel string) error {
 	if channel == "" {
 		return ErrorBadRequest
 	}
-	o, err := n.rules.Resolve(channel)
+	o, err := n.resolve(channel)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (n *Node) History(ctx context.Context, channel string, opts broker.HistoryO
 	if channel == "" {
 		return nil, broker.StreamPosition{}, ErrorBadRequest
 	}
-	o, err := n.rules.Resolve(channel)
+	o, err := n.resolve(channel)
 	if err != nil {
 		return nil, broker.StreamPosition{}, err
 	}
@@ -115,7 +115,7 @@ func (n *Node) HistoryRemove(ctx context.Context, channel string) error {
 	if channel == "" {
 		return ErrorBadRequest
 	}
-	o, err := n.rules.Resolve(channel)
+	o, err := n.resolve(channel)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (n *Node) Subscribe(ctx context.Context, req serverapi.SubscribeRequest) er
 	if req.Channel == "" {
 		return ErrorBadRequest
 	}
-	if _, err := n.rules.Resolve(req.Channel); err != nil {
+	if _, err := n.resolve(req.Channel); err != nil {
 		return err
 	}
 	return n.control(ctx, control{Op: "subscribe", User: req.User, Client: req.Client, Session: req.Session,

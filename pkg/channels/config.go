@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xh-control/gateway/pkg/broker"
+	"github.com/xh-control/gateway/pkg/namespace"
 )
 
 // Config holds the client-side options, named after Centrifugo's client.*
@@ -84,7 +85,7 @@ type Options struct {
 	// token (3500 on connect, 103 on subscribe).
 	Tokens TokenVerifier
 	// Channels resolves namespaces and their options; required.
-	Channels ChannelRules
+	Channels *namespace.Rules
 	Logger   *zap.Logger
 	// TickInterval drives pings, timeouts and expiries; derived from the
 	// intervals when 0 (a tenth of the shortest, 10ms to 1s).

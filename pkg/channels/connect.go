@@ -65,7 +65,7 @@ func (c *client) connect(id uint32, req *protocol.ConnectRequest, b *batch) *Dis
 		return DisconnectChannelLimit
 	}
 	for _, s := range serverSubs {
-		if _, err := n.rules.Resolve(s.channel); err != nil {
+		if _, err := n.resolve(s.channel); err != nil {
 			n.logReject(c, nil, "server-side channel "+s.channel+": "+err.Error())
 			return c.connectError(id, asError(err), b)
 		}

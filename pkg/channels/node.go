@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xh-control/gateway/pkg/broker"
+	"github.com/xh-control/gateway/pkg/namespace"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -27,7 +28,7 @@ type Node struct {
 	log      *zap.Logger
 	broker   broker.Broker
 	presence broker.PresenceManager
-	rules    ChannelRules
+	rules    *namespace.Rules
 	tokens   TokenVerifier
 	index    subscriberIndex
 	clients  clientTable

@@ -31,7 +31,7 @@ func (c *client) publish(id uint32, req *protocol.PublishRequest, b *batch) *Dis
 
 func (c *client) publishErr(req *protocol.PublishRequest) *Error {
 	n := c.node
-	opts, err := n.rules.Resolve(req.Channel)
+	opts, err := n.resolve(req.Channel)
 	if err != nil {
 		return asError(err)
 	}
@@ -72,7 +72,7 @@ func engineError(err error) *Error {
 // presencePermission checks presence and presence_stats (reference 7).
 func (c *client) presencePermission(ch string) (*ChannelOptions, *Error) {
 	n := c.node
-	opts, err := n.rules.Resolve(ch)
+	opts, err := n.resolve(ch)
 	if err != nil {
 		return nil, asError(err)
 	}
@@ -156,7 +156,7 @@ func (c *client) history(id uint32, req *protocol.HistoryRequest, b *batch) *Dis
 
 func (c *client) historyResult(req *protocol.HistoryRequest) (*protocol.HistoryResult, *Error) {
 	n := c.node
-	opts, err := n.rules.Resolve(req.Channel)
+	opts, err := n.resolve(req.Channel)
 	if err != nil {
 		return nil, asError(err)
 	}

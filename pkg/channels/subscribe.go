@@ -10,6 +10,7 @@ import (
 	"github.com/centrifugal/protocol"
 
 	"github.com/xh-control/gateway/pkg/broker"
+	"github.com/xh-control/gateway/pkg/namespace"
 )
 
 // subscription is one client's subscription to one channel. It sits in
@@ -94,7 +95,7 @@ func (c *client) subscribe(id uint32, req *protocol.SubscribeRequest, b *batch) 
 func (c *client) authorizeSubscribe(req *protocol.SubscribeRequest) (*grant, error) {
 	n := c.node
 	ch := req.Channel
-	opts, err := n.rules.Resolve(ch)
+	opts, err := n.resolve(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -132,9 +133,8 @@ func (c *client) authorizeSubscribe(req *protocol.SubscribeRequest) (*grant, err
 		}
 		return &grant{info: tok.Info, data: tok.Data, override: tok.Override, expireAt: tok.ExpireAt}, nil
 	}
-	limited, allowed := n.rules.UserLimited(ch, user, opts)
-	if limited {
-		if allowed {
+	if n.rules.IsUserLimited(ch, opts) {
+		if n.rules.UserAllowed(ch, user) {
 			return &grant{}, nil
 		}
 		return nil, ErrorPermissionDenied
@@ -151,11 +151,11 @@ func (c *client) authorizeSubscribe(req *protocol.SubscribeRequest) (*grant, err
 // the caller activates it.
 func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *batch) (*protocol.SubscribeResult, error) {
 	n := c.node
-	opts, err := n.rules.Resolve(req.Channel)
+	opts, err := n.resolve(req.Channel)
 	if err != nil {
 		return nil, err
 	}
-	opts = g.override.apply(opts)
+	opts = applyOverride(g.override, opts)
 	c.mu.Lock()
 	user, state := c.user, c.state
 	if state != stateConnected {
@@ -258,7 +258,7 @@ func (c *client) position(req *protocol.SubscribeRequest, sub *subscription, res
 	res.Recoverable = sub.flags&flagRecoverable != 0
 	if req.Recover && res.Recoverable {
 		res.WasRecovering = true
-		if sub.opts.ForceRecoveryMode == "cache" {
+		if sub.opts.RecoveryMode() == namespace.RecoveryModeCache {
 			ho.Limit, ho.Reverse = 1, true
 		} else {
 			ho.Since = &broker.StreamPosition{Offset: req.Offset, Epoch: req.Epoch}
@@ -277,7 +277,7 @@ func (c *client) position(req *protocol.SubscribeRequest, sub *subscription, res
 	}
 	epochOK := req.Epoch == "" || req.Epoch == sp.Epoch
 	var recovered bool
-	if sub.opts.ForceRecoveryMode == "cache" {
+	if sub.opts.RecoveryMode() == namespace.RecoveryModeCache {
 		switch {
 		case !epochOK:
 		case len(pubs) > 0 && pubs[0].Offset > req.Offset:
