@@ -16,12 +16,14 @@ type APIConfig struct {
 	ErrorMode string `yaml:"error_mode" help:"\"\" (errors as HTTP 200 with an error object, as Centrifugo) or transport (errors as HTTP statuses)"`
 }
 
-// Secret is an option never shown: -print-config writes it empty and -h
-// does not show its value.
-type Secret string
-
-func (Secret) String() string            { return "" }
-func (Secret) MarshalYAML() (any, error) { return "", nil }
+// apiNode is the node the server API acts on: nil while the channel
+// protocol is off (channels.enabled false), and the API is not served.
+func (rt *channelsRuntime) apiNode() serverapi.Node {
+	if rt == nil {
+		return nil
+	}
+	return rt.node
+}
 
 // withServerAPI returns the admin listener's handler: adminHandler alone
 // without a channel node, else adminHandler for /api/v1/ (the raw /ws
