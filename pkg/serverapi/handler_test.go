@@ -2,6 +2,7 @@ package serverapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -443,5 +444,14 @@ func TestObserve(t *testing.T) {
 	want := []string{"publish0", "publish107", "batch0", "batch104"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("observed %q, want %q", got, want)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func decode(t *testing.T, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("%v: %s", err, body)
 	}
 }
