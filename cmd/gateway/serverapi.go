@@ -28,14 +28,14 @@ func (rt *channelsRuntime) apiNode() serverapi.Node {
 // withServerAPI returns the admin listener's handler: adminHandler alone
 // without a channel node, else adminHandler for /api/v1/ (the raw /ws
 // sessions' push API) and everything outside /api, and the server API for
-// POST /api and /api/<method>.
-func withServerAPI(cfg *Config, adminHandler http.Handler, node serverapi.Node, log *zap.Logger) http.Handler {
+// POST /api and /api/<method>, counted in m.
+func withServerAPI(cfg *Config, adminHandler http.Handler, node serverapi.Node, m *serverapi.Metrics, log *zap.Logger) http.Handler {
 	if node == nil {
 		return adminHandler
 	}
 	api := serverapi.NewHandler(node, serverapi.Options{
 		Key: string(cfg.API.Key), Insecure: cfg.API.Insecure, ErrorMode: cfg.API.ErrorMode,
-		MaxBodySize: serverapi.DefaultMaxBodySize, Logger: log.Named("api"),
+		MaxBodySize: serverapi.DefaultMaxBodySize, Logger: log.Named("api"), Observe: m.Observe,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", adminHandler)

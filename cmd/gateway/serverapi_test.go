@@ -54,10 +54,10 @@ func (infoNode) Presence(context.Context, string) (map[string]*broker.ClientInfo
 func TestServerAPIBesidePushAPI(t *testing.T) {
 	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "admin "+r.URL.Path) })
 	cfg := &Config{API: APIConfig{Key: "k"}}
-	if h := withServerAPI(cfg, admin, nil, zap.NewNop()); h == nil {
+	if h := withServerAPI(cfg, admin, nil, serverapi.NewMetrics(), zap.NewNop()); h == nil {
 		t.Fatal("nil handler without a node")
 	}
-	srv := httptest.NewServer(withServerAPI(cfg, admin, infoNode{}, zap.NewNop()))
+	srv := httptest.NewServer(withServerAPI(cfg, admin, infoNode{}, serverapi.NewMetrics(), zap.NewNop()))
 	defer srv.Close()
 	for _, c := range []struct{ path, header, want string }{
 		{"/api/v1/stats", "", "admin /api/v1/stats"},

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/channels"
 	"github.com/xh-control/gateway/pkg/serverapi"
@@ -453,5 +455,43 @@ func decode(t *testing.T, body string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("%v: %s", err, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	m := serverapi.NewMetrics()
+	base := serve(t, &recNode{}, serverapi.Options{Key: key, Observe: m.Observe})
+	do(t, "POST", base+"/api/publish", keyed(), `{"channel":"a","data":1}`)
+	do(t, "POST", base+"/api/publish", keyed(), `{"data":1}`)
+	do(t, "POST", base+"/api/publish", keyed(), `{"data":1}`)
+	do(t, "POST", base+"/api/publish", nil, `{"data":1}`) // 401: not a call
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range mt.GetLabel() {
+				name += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if c := mt.GetCounter(); c != nil {
+				got[name] = c.GetValue()
+			}
+			if h := mt.GetHistogram(); h != nil {
+				got[name] = float64(h.GetSampleCount())
+			}
+		}
+	}
+	want := map[string]float64{
+		"gateway_api_calls_total,method=publish,result=107": 2,
+		"gateway_api_calls_total,method=publish,result=ok":  1,
+		"gateway_api_call_duration_seconds,method=publish":  3,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("metrics %v, want %v", got, want)
 	}
 }
