@@ -2,6 +2,7 @@ package differential
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,8 +118,22 @@ func TestProtocolChannels(t *testing.T) {
 		c.expect(tr, "publish without subscription", 1)
 		c.send(`{"id":22,"history":{"channel":"chat:p","limit":-1}}`)
 		c.expect(tr, "history without subscription", 1)
-		c.send(`{"id":23,"subscribe":{"channel":""}}`)
+		c.send(`{"id":23,"subscribe":{"channel":"$chat:private"}}`)
+		c.expect(tr, "private channel without token", 1)
+		c.send(`{"id":24,"subscribe":{"channel":"chat:room#p1"}}`)
+		c.expect(tr, "user-limited channel where not allowed", 1)
+		c.send(`{"id":25,"history":{"channel":"chat:p","limit":1000}}`)
+		c.expect(tr, "history limit over the maximum", 1)
+		c.send(`{"id":27,"subscribe":{"channel":"chat:` + strings.Repeat("x", 300) + `"}}`)
+		c.expect(tr, "channel name too long", 1)
+		c.send(`{"id":28,"subscribe":{"channel":""}}`)
 		c.expectClose(tr, "subscribe empty channel")
+
+		// send without a handler for it closes with 3508.
+		c = dial(t, s)
+		c.connect(tr, "connect for send", userToken("p1"))
+		c.send(`{"send":{"data":{"x":1}}}` + "\n" + `{"id":2,"presence_stats":{"channel":"chat:p"}}`)
+		c.expectClose(tr, "send, then a command")
 	})
 }
 

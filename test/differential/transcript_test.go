@@ -228,7 +228,17 @@ func run(t *testing.T, name string, known map[string]string, scenario func(t *te
 	results := map[string][]entry{}
 	for _, s := range servers(t) {
 		tr := newTranscript()
-		t.Run(s.name, func(t *testing.T) { scenario(t, s, tr) })
+		t.Run(s.name, func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					for _, e := range tr.entries[max(0, len(tr.entries)-5):] {
+						b, _ := json.Marshal(e)
+						t.Logf("last steps: %s", b)
+					}
+				}
+			}()
+			scenario(t, s, tr)
+		})
 		results[s.name] = tr.entries
 	}
 	if t.Failed() {
