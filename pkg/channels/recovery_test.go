@@ -72,11 +72,11 @@ func TestRecoveryExact(t *testing.T) {
 		pubs      []uint64
 		resOffset uint64
 	}{
-		{offset: 2, epoch: epoch, recovered: true, resOffset: 2},                      // nothing missed
-		{offset: 1, epoch: epoch, recovered: true, pubs: []uint64{2}, resOffset: 1},   // one missed
-		{offset: 1, epoch: "", recovered: true, pubs: []uint64{2}, resOffset: 1},      // no epoch: not checked
-		{offset: 1, epoch: "other", recovered: false, resOffset: 2},                   // another stream
-		{offset: 0, epoch: epoch, recovered: false, resOffset: 2},                     // history size 3 keeps 1..2 only: ok? see below
+		{offset: 2, epoch: epoch, recovered: true, resOffset: 2},                    // nothing missed
+		{offset: 1, epoch: epoch, recovered: true, pubs: []uint64{2}, resOffset: 1}, // one missed
+		{offset: 1, epoch: "", recovered: true, pubs: []uint64{2}, resOffset: 1},    // no epoch: not checked
+		{offset: 1, epoch: "other", recovered: false, resOffset: 2},                 // another stream
+		{offset: 0, epoch: epoch, recovered: false, resOffset: 2},                   // history size 3 keeps 1..2 only: ok? see below
 	} {
 		c.send(`{"id":3,"unsubscribe":{"channel":"hist:r"}}`)
 		c.next()
