@@ -149,7 +149,9 @@ func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
 			fo.json = append(fo.json, sub.c.sess)
 		}
 	}
-	sh.mu.RUnlock()
+	// Frames are queued before the lock is released, so that once an
+	// unsubscribe has removed a subscriber (under the write lock) nothing
+	// more of the channel reaches it.
 	if len(fo.json)+len(fo.proto) > 0 {
 		r := &protocol.Reply{Push: mk()}
 		sent := 0
@@ -171,6 +173,7 @@ func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
 			n.metrics.PublicationsOut.Add(uint64(sent))
 		}
 	}
+	sh.mu.RUnlock()
 	clear(fo.json)
 	clear(fo.proto)
 	fo.json, fo.proto, fo.hub = fo.json[:0], fo.proto[:0], nil

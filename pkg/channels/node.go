@@ -103,7 +103,10 @@ func (n *Node) Close() {
 	n.clients.each(func(c *client) { c.disconnect(DisconnectShutdown) })
 }
 
-func (n *Node) now() int64 { return n.clock.Load() }
+// now is the time deadlines are set from: the real clock, so that a
+// deadline never falls before its delay has passed (the ticker then
+// enforces it within one tick).
+func (n *Node) now() int64 { return time.Now().UnixNano() }
 
 func (n *Node) tickLoop() {
 	defer close(n.tickDone)
