@@ -76,7 +76,17 @@ func TestProtocolConnect(t *testing.T) {
 // presence_stats and unsubscribe, batched in one frame, and every error
 // reply.
 func TestProtocolChannels(t *testing.T) {
-	run(t, "channels", knownProtocol, func(t *testing.T, s *server, tr *transcript) {
+	run(t, "channels", knownProtocol, channelsScenario)
+}
+
+// TestProtocolChannelsProtobuf: the same over centrifuge-protobuf, with the
+// same transcript.
+func TestProtocolChannelsProtobuf(t *testing.T) {
+	runProtobuf(t, "channels", knownProtocol, channelsScenario)
+}
+
+func channelsScenario(t *testing.T, s *server, tr *transcript) {
+	{
 		c := dial(t, s)
 		c.connect(tr, "connect", userToken("p1"))
 		c.send(`{"id":2,"subscribe":{"channel":"chat:p"}}` + "\n" +
@@ -134,7 +144,7 @@ func TestProtocolChannels(t *testing.T) {
 		c.connect(tr, "connect for send", userToken("p1"))
 		c.send(`{"send":{"data":{"x":1}}}` + "\n" + `{"id":2,"presence_stats":{"channel":"chat:p"}}`)
 		c.expectClose(tr, "send, then a command")
-	})
+	}
 }
 
 // TestProtocolJoinLeave: a second client's subscribe and unsubscribe reach
@@ -164,7 +174,17 @@ func TestProtocolJoinLeave(t *testing.T) {
 // gets exactly the publications it missed; a wrong epoch or a position
 // past the history window is not recovered.
 func TestProtocolRecovery(t *testing.T) {
-	run(t, "recovery", knownProtocol, func(t *testing.T, s *server, tr *transcript) {
+	run(t, "recovery", knownProtocol, recoveryScenario)
+}
+
+// TestProtocolRecoveryProtobuf: the same over centrifuge-protobuf, with the
+// same transcript.
+func TestProtocolRecoveryProtobuf(t *testing.T) {
+	runProtobuf(t, "recovery", knownProtocol, recoveryScenario)
+}
+
+func recoveryScenario(t *testing.T, s *server, tr *transcript) {
+	{
 		a := dial(t, s)
 		a.connect(tr, "connect", userToken("r1"))
 		a.send(`{"id":2,"subscribe":{"channel":"chat:rec","recover":true}}`)
@@ -199,5 +219,5 @@ func TestProtocolRecovery(t *testing.T) {
 		b.expect(tr, "recover past the window", 1)
 		b.send(fmt.Sprintf(`{"id":9,"history":{"channel":"chat:rec","limit":-1,"since":{"offset":1,"epoch":%q}}}`, epoch))
 		b.expect(tr, "history past the window", 1)
-	})
+	}
 }

@@ -28,6 +28,26 @@ type server struct {
 	base string // http://127.0.0.1:port: the API is at base+"/api"
 	ws   string // ws://127.0.0.1:port/connection/websocket
 	stop func()
+	// protobuf makes dial negotiate centrifuge-protobuf: the scenario's JSON
+	// commands are sent as Protobuf and the replies read back as JSON.
+	protobuf bool
+}
+
+// The Protobuf runs use their own channels, since the servers keep the
+// JSON runs' history: every namespace gets a "pb-" prefix on the way out,
+// removed again from what comes back (so that both runs' transcripts are
+// the same).
+var (
+	pbOut = strings.NewReplacer("chat:", "chat:pb-", "bare:", "bare:pb-", "locked:", "locked:pb-", "nope:", "nope:pb-")
+	pbIn  = strings.NewReplacer("chat:pb-", "chat:", "bare:pb-", "bare:", "locked:pb-", "locked:", "nope:pb-", "nope:")
+)
+
+// out is what the scenario sends, renamed for a Protobuf run.
+func (s *server) out(text string) string {
+	if s.protobuf {
+		return pbOut.Replace(text)
+	}
+	return text
 }
 
 var (
