@@ -69,6 +69,35 @@ func TestProtocolConnect(t *testing.T) {
 		c = dial(t, s)
 		c.send(`{"id":1,"connect":{}}` + "\n" + `{"id":2,"subscribe":{"channel":"chat:c"}}` + "\n" + `{"id":3,"presence_stats":{"channel":"chat:c"}}`)
 		c.expect(tr, "connect and subscribe in one frame", 3)
+
+		// Server-side subscriptions from the token's channels claim, and
+		// the info claim in presence.
+		c = dial(t, s)
+		c.connect(tr, "connect with channels claim", token(map[string]any{"sub": "u6", "channels": []string{"chat:srv"}, "info": map[string]any{"a": 1}}))
+		c.send(`{"id":2,"presence":{"channel":"chat:srv"}}`)
+		c.expect(tr, "presence of a server-side subscription", 1)
+
+		// Private channels take a subscription token.
+		c = dial(t, s)
+		c.connect(tr, "connect for private", userToken("u7"))
+		c.send(fmt.Sprintf(`{"id":2,"subscribe":{"channel":"$chat:priv","token":%q}}`,
+			token(map[string]any{"sub": "u7", "channel": "$chat:priv", "exp": time.Now().Add(time.Hour).Unix(), "info": map[string]any{"b": 2}})))
+		c.expect(tr, "private channel with token", 1)
+		c.send(`{"id":3,"presence":{"channel":"$chat:priv"}}`)
+		c.expect(tr, "presence with channel info", 1)
+		c.send(fmt.Sprintf(`{"id":4,"subscribe":{"channel":"$chat:other","token":%q}}`,
+			token(map[string]any{"sub": "u7", "channel": "$chat:priv"})))
+		c.expect(tr, "subscription token for another channel", 1)
+		c = dial(t, s)
+		c.connect(tr, "connect for private 2", userToken("u7"))
+		c.send(fmt.Sprintf(`{"id":5,"subscribe":{"channel":"$chat:third","token":%q}}`,
+			token(map[string]any{"sub": "u8", "channel": "$chat:third"})))
+		c.expect(tr, "subscription token for another user", 1)
+		c = dial(t, s)
+		c.connect(tr, "connect for private 3", userToken("u7"))
+		c.send(fmt.Sprintf(`{"id":6,"subscribe":{"channel":"$chat:fourth","token":%q}}`,
+			token(map[string]any{"sub": "u7", "channel": "$chat:fourth", "exp": time.Now().Add(-time.Minute).Unix()})))
+		c.expect(tr, "expired subscription token", 1)
 	})
 }
 
