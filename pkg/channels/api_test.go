@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -132,6 +133,13 @@ func TestServerAPI(t *testing.T) {
 
 	d := dialJSON(t, env.url, nil)
 	d.connect(token(t, jwt.MapClaims{"sub": "u2"}))
+	n.Refresh(ctx, serverapi.RefreshRequest{User: "u2", ExpireAt: time.Now().Unix() + 100})
+	if r := d.nextNonPing(); r != `{"push":{"refresh":{"expires":true,"ttl":100}}}` && r != `{"push":{"refresh":{"expires":true,"ttl":99}}}` {
+		t.Fatalf("refresh push %s", r)
+	}
+	if err := n.Unsubscribe(ctx, serverapi.UnsubscribeRequest{User: "u2", Channel: "nope:x"}); err != ErrorUnknownChannel {
+		t.Fatalf("unsubscribe from an unknown namespace: %v", err)
+	}
 	n.Refresh(ctx, serverapi.RefreshRequest{User: "u2", Expired: true})
 	d.expectClose(3005)
 }
