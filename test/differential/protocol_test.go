@@ -13,9 +13,6 @@ var knownProtocol = map[string]string{
 	// Issue #10: rpc is answered "method not found" until backends can be
 	// configured; Centrifugo without an RPC proxy answers 108.
 	"rpc": "rpc answers 104 method not found (issue #10), Centrifugo 108 not available",
-	// Pending, not on purpose: the gateway's refresh result carries client
-	// and version too (Centrifugo: expires and ttl only).
-	"refresh": "PENDING: the refresh result has extra client and version fields",
 }
 
 // TestProtocolConnect covers connect: anonymous, with a token, with an
