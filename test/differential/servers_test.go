@@ -99,18 +99,19 @@ func servers(t *testing.T) []*server {
 const centrifugoVersion = "v6.9.1"
 
 func centrifugoBin() (string, string) {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	tools := filepath.Join(cache, "gateway-tools")
 	bin := os.Getenv("CENTRIFUGO_BIN")
 	if bin == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache")
-		}
-		bin = filepath.Join(cache, "gateway-tools", "centrifugo")
+		bin = filepath.Join(tools, "centrifugo")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Sprintf("no Centrifugo binary at %s (set CENTRIFUGO_BIN, or: GOBIN=%s go install github.com/centrifugal/centrifugo/v6@%s)",
-			bin, filepath.Dir(bin), centrifugoVersion)
+		return "", fmt.Sprintf("no Centrifugo binary at %s (set CENTRIFUGO_BIN, or build it as .ci/run does: GOBIN=%s GOFLAGS=-mod=mod go install github.com/centrifugal/centrifugo/v6@%s)",
+			bin, tools, centrifugoVersion)
 	}
 	out, err := exec.Command("go", "version", "-m", bin).Output()
 	if err == nil && !strings.Contains(string(out), "github.com/centrifugal/centrifugo/v6\t"+centrifugoVersion) {
