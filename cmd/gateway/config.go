@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -36,6 +37,8 @@ type Config struct {
 	Workers   WorkersConfig   `yaml:"workers"`
 	Netpoll   NetpollConfig   `yaml:"netpoll"`
 	Admin     AdminConfig     `yaml:"admin"`
+	API       APIConfig       `yaml:"api"`
+	Channels  ChannelsConfig  `yaml:"channels"`
 }
 
 type AdminConfig struct {
@@ -149,11 +152,17 @@ func (c *Config) validate() error {
 			bad("%s %d: must be positive", name, n)
 		}
 	}
+	if err := (serverapi.Options{ErrorMode: c.API.ErrorMode}).Check(); err != nil {
+		bad("api.error_mode: %v", err)
+	}
 	if c.Compress.Level < 1 || c.Compress.Level > 9 {
 		bad("compression.level %d: want 1 to 9", c.Compress.Level)
 	}
 	if c.Limits.MaxConnections < 0 || c.Workers.Max < 0 || c.Netpoll.Pollers < 0 {
 		bad("limits.max_connections, workers.max and netpoll.pollers must not be negative")
+	}
+	if err := c.Channels.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

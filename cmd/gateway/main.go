@@ -25,6 +25,7 @@ import (
 	"github.com/xh-control/gateway/pkg/admin"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/poller"
+	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
 	"github.com/xh-control/gateway/web"
 )
@@ -109,6 +110,14 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 		return err
 	}
 	h, _ := handler.ByName(cfg.Handler)
+	chans, endpoint, err := startChannels(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer chans.stop()
+	if endpoint != nil {
+		opts.Endpoints = append(opts.Endpoints, *endpoint)
+	}
 	srv := poller.New(opts, h)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -117,7 +126,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 	}
 	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
 		zap.Int("netpoll_buffer", process.BufferSize), zap.Int("netpoll_pollers", process.Pollers), zap.String("config", inv.configPath))
-	adminSrv, err := startAdmin(cfg, srv, log)
+	adminSrv, err := startAdmin(cfg, srv, chans, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -162,7 +171,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 
 // startAdmin starts the admin listener, unless admin.listen is empty. It
 // stays up while the gateway drains, so that /readyz can say 503.
-func startAdmin(cfg *Config, srv *poller.Server, log *zap.Logger) (*http.Server, error) {
+func startAdmin(cfg *Config, srv *poller.Server, chans *channelsRuntime, log *zap.Logger) (*http.Server, error) {
 	if cfg.Admin.Listen == "" {
 		return nil, nil
 	}
@@ -170,11 +179,12 @@ func startAdmin(cfg *Config, srv *poller.Server, log *zap.Logger) (*http.Server,
 	if err != nil {
 		return nil, listenError("admin.listen", cfg.Admin.Listen, err)
 	}
+	apiMetrics := serverapi.NewMetrics()
 	h := admin.New(srv, admin.Options{
 		Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof, MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
-		Version: versionString(), Logger: log.Named("admin"),
+		Version: versionString(), Logger: log.Named("admin"), Collectors: append(chans.collectors(), apiMetrics),
 	})
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	hs := &http.Server{Handler: withServerAPI(cfg, h, chans.apiNode(), apiMetrics, log), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	go hs.Serve(ln)
 	pushAPI := "disabled (no admin.token)"

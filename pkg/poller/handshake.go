@@ -53,15 +53,16 @@ func (c *conn) answer(head, early []byte) {
 		return
 	}
 	isUpgrade := req.upgrade.hasToken("websocket")
+	epIndex, ep := srv.endpoint(req.path)
 	switch {
 	case string(req.method) != http.MethodGet && !(string(req.method) == http.MethodHead && !isUpgrade):
 		c.reject(&req, RejectMethod, http.StatusMethodNotAllowed, "Allow: GET\r\n", "only GET is allowed")
-	case string(req.path) != srv.opts.Path:
+	case ep == nil:
 		if page, ok := srv.opts.Pages[string(req.path)]; ok && !isUpgrade {
 			c.servePage(&req, page)
 			return
 		}
-		c.reject(&req, RejectNotFound, http.StatusNotFound, "", "no WebSocket endpoint at "+string(req.path)+"; use "+srv.opts.Path)
+		c.reject(&req, RejectNotFound, http.StatusNotFound, "", "no WebSocket endpoint at "+string(req.path)+"; use "+srv.paths())
 	case !isUpgrade:
 		c.reject(&req, RejectNotUpgrade, http.StatusUpgradeRequired,
 			"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
@@ -94,7 +95,7 @@ func (c *conn) answer(head, early []byte) {
 	case srv.opts.MaxConnections > 0 && srv.hub.Count() >= srv.opts.MaxConnections:
 		c.reject(&req, RejectUnavailable, http.StatusServiceUnavailable, "Retry-After: 5\r\n", "server is at its connection limit")
 	default:
-		c.upgrade(&req, early)
+		c.upgrade(&req, uint8(epIndex), ep, early)
 	}
 }
 
@@ -102,7 +103,7 @@ func (c *conn) answer(head, early []byte) {
 // the request validated by answer comes down to (request.appendUpgradeHead),
 // not the raw one: gobwas/ws would check the raw lines by other rules. Its
 // own buffered reader must not see the first frames either.
-func (c *conn) upgrade(req *request, early []byte) {
+func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) {
 	srv := c.srv
 	norm := getBuffer(256)
 	defer putBuffer(norm)
@@ -116,6 +117,10 @@ func (c *conn) upgrade(req *request, early []byte) {
 	if srv.opts.Compression.Enabled {
 		u.Negotiate = deflate.negotiate
 	}
+	var subprotocol uint8
+	if len(ep.Subprotocols) > 0 {
+		u.Protocol = ep.selectSubprotocol(&subprotocol)
+	}
 	_, err := u.Upgrade(struct {
 		io.Reader
 		io.Writer
@@ -127,7 +132,11 @@ func (c *conn) upgrade(req *request, early []byte) {
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
 	c.deflate = deflate.accepted
-	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted, DeflateWindowBits: deflate.windowBits}
+	if subprotocol == 0 && ep.QuerySubprotocol != nil {
+		subprotocol = ep.QuerySubprotocol(bytes.TrimPrefix(req.query, []byte("?")))
+	}
+	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted,
+		DeflateWindowBits: deflate.windowBits, Endpoint: epIndex, Subprotocol: subprotocol}
 	c.sess = srv.hub.Open(c, info, out.Bytes())
 	c.state.Store(connOpen)
 	srv.stats.Upgraded.Inc()
