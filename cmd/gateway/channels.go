@@ -45,7 +45,7 @@ type ClientConfig struct {
 }
 
 type TokenConfig struct {
-	HMACSecretKey      Secret        `yaml:"hmac_secret_key" help:"HS256/384/512 key of connection and subscription tokens (prefer GATEWAY_CHANNELS_CLIENT_TOKEN_HMAC_SECRET_KEY; never printed)"`
+	HMACSecretKey      Secret        `yaml:"hmac_secret_key" secret:"true" help:"HS256/384/512 key of connection and subscription tokens (prefer GATEWAY_CHANNELS_CLIENT_TOKEN_HMAC_SECRET_KEY; never printed)"`
 	RSAPublicKey       string        `yaml:"rsa_public_key" help:"PEM public key for RS256/384/512 tokens"`
 	ECDSAPublicKey     string        `yaml:"ecdsa_public_key" help:"PEM public key for ES256/384/512 tokens"`
 	JWKSPublicEndpoint string        `yaml:"jwks_public_endpoint" help:"JWKS URL; when set, the only source of keys"`

@@ -11,7 +11,7 @@ import (
 // APIConfig configures the server API (Centrifugo's HTTP API) on the admin
 // listener.
 type APIConfig struct {
-	Key       Secret `yaml:"key" help:"server API key (X-API-Key or Authorization: apikey <key>); empty refuses every call unless api.insecure (prefer GATEWAY_API_KEY to a file)"`
+	Key       Secret `yaml:"key" secret:"true" help:"server API key (X-API-Key or Authorization: apikey <key>); empty refuses every call unless api.insecure (prefer GATEWAY_API_KEY to a file)"`
 	Insecure  bool   `yaml:"insecure" help:"serve the server API without a key (only behind a trusted network)"`
 	ErrorMode string `yaml:"error_mode" help:"\"\" (errors as HTTP 200 with an error object, as Centrifugo) or transport (errors as HTTP statuses)"`
 }
