@@ -54,6 +54,55 @@ func (s *Session) ReceivePing(payload []byte) {
 	s.push(newFrame(codec.OpPong, payload), applyPolicy)
 }
 
+// InputResumer is implemented by transports that can stop reading a
+// connection (the poller's). The session calls ResumeInput, from whichever
+// goroutine drained the queue, once after each PauseInput that returned
+// true, when the queue has drained below its low-water mark.
+type InputResumer interface {
+	ResumeInput()
+}
+
+// Backlogged reports that the write queue reached its high-water mark (the
+// queue limits, QueueMaxBytes or QueueMaxMessages) and has not yet drained
+// below the low-water mark (half of each). It is one atomic load: the
+// poller checks it after every message it dispatches.
+func (s *Session) Backlogged() bool { return s.backlog.Load() }
+
+// PauseInput is called by the poller during a dispatch when Backlogged
+// reports true: the session's own replies outran its socket. It writes what
+// is queued, as far as the socket takes it, and reports whether the queue
+// is still backlogged. If so, the poller must stop reading and dispatching
+// this connection (keeping the unparsed input it holds) until the session
+// calls ResumeInput on its transport; the dispatch is then over (call
+// EndDispatch). If not, the dispatch goes on.
+func (s *Session) PauseInput() bool {
+	s.mu.Lock()
+	s.dispatching = false
+	start := s.startLocked()
+	s.mu.Unlock()
+	if start {
+		s.drain()
+	}
+	s.mu.Lock()
+	paused := s.backlog.Load()
+	if paused {
+		s.inputPaused = true
+	} else {
+		s.dispatching = true
+	}
+	s.mu.Unlock()
+	return paused
+}
+
+func (s *Session) resumeInput(resume bool) {
+	if !resume {
+		return
+	}
+	if r, ok := s.transport.(InputResumer); ok {
+		r.ResumeInput()
+	}
+}
+
 // ReceiveClose handles the client's close frame, whose payload ParseClose
 // accepted. When the client starts the closing handshake, the session answers
 // with the same code and closes the connection once the answer is written;
@@ -100,8 +149,7 @@ func (s *Session) TransportClosed(cause string) {
 	}
 	s.mu.Lock()
 	s.setState(stateClosed)
-	q := s.q
-	s.q = nil
+	q := s.takeLocked()
 	info := CloseInfo{Code: codec.StatusAbnormalClosure, Reason: cause}
 	if s.closeInfo != nil {
 		info = *s.closeInfo
