@@ -100,6 +100,53 @@ func TestMaxSizeMessageThenPing(t *testing.T) {
 	}
 }
 
+// TestPingFlood is issue #8's ping flood: 2,000 pings and a text frame in
+// one write. The session answers (at least the last ping: RFC 6455 section
+// 5.5.3 allows answering only the most recent one), echoes the text and
+// stays open.
+func TestPingFlood(t *testing.T) {
+	_, addr := startServer(t, Options{}, handler.Echo{})
+	c := wsDial(t, addr, false)
+	const n = 2000
+	var b []byte
+	for i := range n {
+		b = wsFrame(b, true, false, wsPing, testKey, fmt.Appendf(nil, "p%d", i))
+	}
+	b = wsFrame(b, true, false, wsText, testKey, []byte("after the pings"))
+	errc := c.writeAll(b)
+	last, pongs, echoed := -1, 0, false
+	c.readUntil(10*time.Second, func(m wsMessage) bool {
+		switch m.op {
+		case wsPong:
+			var k int
+			if _, err := fmt.Sscanf(string(m.payload), "p%d", &k); err != nil || k <= last || k >= n {
+				t.Fatalf("pong %q after pong p%d", m.payload, last)
+			}
+			last = k
+			pongs++
+		case wsText:
+			if string(m.payload) != "after the pings" {
+				t.Fatalf("echo %q", m.payload)
+			}
+			echoed = true
+		default:
+			t.Fatalf("unexpected op %d", m.op)
+		}
+		return echoed && last == n-1
+	})
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d pongs for %d pings", pongs, n)
+	// The session is still open and answers.
+	if _, err := c.conn.Write(wsFrame(nil, true, false, wsPing, testKey, []byte("still there"))); err != nil {
+		t.Fatal(err)
+	}
+	c.readUntil(5*time.Second, func(m wsMessage) bool {
+		return m.op == wsPong && string(m.payload) == "still there"
+	})
+}
+
 // TestNonReadingSenderIsHeldByTCP: a client that sends and never reads its
 // echoes is not closed as a slow consumer: its replies outrun its socket,
 // so the gateway stops reading it, and TCP flow control stops the client.

@@ -78,3 +78,35 @@ func TestPauseInputGoesOnWhenTheSocketTakesTheReplies(t *testing.T) {
 		t.Fatalf("%d frames, want %d", got, limit+1)
 	}
 }
+
+// TestPingFloodKeepsOnePongPending: RFC 6455 section 5.5.3 lets an endpoint
+// answer only the most recent of several pings. A session keeps at most one
+// pong queued; each newer ping replaces its payload.
+func TestPingFloodKeepsOnePongPending(t *testing.T) {
+	h := NewHub(Options{QueueMaxMessages: 4}, &recorder{})
+	s, tr := newTestSession(h)
+	s.BeginDispatch()
+	for i := range 2000 {
+		s.ReceivePing(fmt.Appendf(nil, "p%d", i))
+	}
+	s.Send(Text, []byte("after"))
+	s.mu.Lock()
+	msgs, bytes := s.pendingMsgs, s.pendingBytes
+	s.mu.Unlock()
+	if want := 2 + len("p1999") + 2 + len("after"); msgs != 2 || bytes != want {
+		t.Fatalf("queued %d frames, %d bytes; want 2 frames, %d bytes", msgs, bytes, want)
+	}
+	s.EndDispatch()
+	f := tr.frames(t)
+	if len(f) != 2 || f[0].payload != "p1999" || f[1].payload != "after" {
+		t.Fatalf("frames %v, want the pong for p1999 and the echo", f)
+	}
+	// Once the pong is written, the next ping gets a pong of its own.
+	s.ReceivePing([]byte("next"))
+	if f := tr.frames(t); len(f) != 3 || f[2].payload != "next" {
+		t.Fatalf("frames %v, want a third, the pong for next", f)
+	}
+	if !s.Open() {
+		t.Fatal("ping flood closed the session")
+	}
+}

@@ -49,9 +49,36 @@ func (s *Session) Receive(m Message) {
 	}
 }
 
-// ReceivePing answers a ping with a pong carrying the same payload.
+// ReceivePing answers a ping with a pong carrying the same payload (RFC
+// 6455 section 5.5.3). A session keeps at most one pong pending: while a
+// pong waits in the queue, a newer ping replaces its payload, as the RFC
+// allows answering only the most recent ping. So a flood of pings costs one
+// queued frame, never a slow-consumer close.
 func (s *Session) ReceivePing(payload []byte) {
-	s.push(newFrame(codec.OpPong, payload), applyPolicy)
+	s.mu.Lock()
+	if !s.Open() {
+		s.mu.Unlock()
+		return
+	}
+	if f := s.pong; f != nil {
+		// Not yet taken by the writer, so nobody else reads it: rewrite
+		// it in place (a pong fits the smallest frame class).
+		before := len(f.buf)
+		f.buf = codec.AppendFrame(f.buf[:0], codec.OpPong, payload)
+		f.payload = int32(len(payload))
+		s.q.bytes += len(f.buf) - before
+		s.pendingBytes += len(f.buf) - before
+		s.mu.Unlock()
+		return
+	}
+	f := newFrame(codec.OpPong, payload)
+	s.appendLocked(f)
+	s.pong = f
+	start := s.startLocked()
+	s.mu.Unlock()
+	if start {
+		s.drain()
+	}
 }
 
 // InputResumer is implemented by transports that can stop reading a
