@@ -113,8 +113,9 @@ func (s *Session) appendLocked(f *Frame) {
 	s.q.bytes += len(f.buf)
 	s.pendingBytes += len(f.buf)
 	s.pendingMsgs++
-	if o := &s.hub.opts; s.pendingBytes >= o.QueueMaxBytes || s.pendingMsgs >= o.QueueMaxMessages {
+	if o := &s.hub.opts; (s.pendingBytes >= o.QueueMaxBytes || s.pendingMsgs >= o.QueueMaxMessages) && !s.backlog.Load() {
 		s.backlog.Store(true)
+		s.hub.backlogStarted()
 	}
 }
 
@@ -127,6 +128,7 @@ func (s *Session) drainedLocked() (resume bool) {
 		return false
 	}
 	s.backlog.Store(false)
+	s.hub.backlogEnded()
 	resume, s.inputPaused = s.inputPaused, false
 	return resume
 }

@@ -177,6 +177,10 @@ func (s *Session) TransportClosed(cause string) {
 	s.mu.Lock()
 	s.setState(stateClosed)
 	q := s.takeLocked()
+	if s.backlog.Load() {
+		s.backlog.Store(false)
+		s.hub.backlogEnded()
+	}
 	info := CloseInfo{Code: codec.StatusAbnormalClosure, Reason: cause}
 	if s.closeInfo != nil {
 		info = *s.closeInfo
