@@ -79,10 +79,11 @@ func TestPauseInputGoesOnWhenTheSocketTakesTheReplies(t *testing.T) {
 	}
 }
 
-// TestPingFloodKeepsOnePongPending: RFC 6455 section 5.5.3 lets an endpoint
-// answer only the most recent of several pings. A session keeps at most one
-// pong queued; each newer ping replaces its payload.
-func TestPingFloodKeepsOnePongPending(t *testing.T) {
+// TestPingFloodKeepsFewPongsPending: RFC 6455 section 5.5.3 lets an
+// endpoint answer only the most recent of several pings. A session keeps at
+// most maxPendingPongs pongs queued; past that, each newer ping replaces the
+// last one's payload. A short burst gets a pong per ping.
+func TestPingFloodKeepsFewPongsPending(t *testing.T) {
 	h := NewHub(Options{QueueMaxMessages: 4}, &recorder{})
 	s, tr := newTestSession(h)
 	s.BeginDispatch()
@@ -91,20 +92,28 @@ func TestPingFloodKeepsOnePongPending(t *testing.T) {
 	}
 	s.Send(Text, []byte("after"))
 	s.mu.Lock()
-	msgs, bytes := s.pendingMsgs, s.pendingBytes
+	msgs := s.pendingMsgs
 	s.mu.Unlock()
-	if want := 2 + len("p1999") + 2 + len("after"); msgs != 2 || bytes != want {
-		t.Fatalf("queued %d frames, %d bytes; want 2 frames, %d bytes", msgs, bytes, want)
+	if msgs != maxPendingPongs+1 {
+		t.Fatalf("queued %d frames; want %d pongs and the echo", msgs, maxPendingPongs)
 	}
 	s.EndDispatch()
 	f := tr.frames(t)
-	if len(f) != 2 || f[0].payload != "p1999" || f[1].payload != "after" {
-		t.Fatalf("frames %v, want the pong for p1999 and the echo", f)
+	if len(f) != maxPendingPongs+1 {
+		t.Fatalf("%d frames written, want %d", len(f), maxPendingPongs+1)
 	}
-	// Once the pong is written, the next ping gets a pong of its own.
+	for i := range maxPendingPongs - 1 {
+		if want := fmt.Sprintf("p%d", i); f[i].payload != want {
+			t.Fatalf("pong %d: %q, want %q", i, f[i].payload, want)
+		}
+	}
+	if f[maxPendingPongs-1].payload != "p1999" || f[maxPendingPongs].payload != "after" {
+		t.Fatalf("last frames %v, want the pong for p1999 and the echo", f[maxPendingPongs-1:])
+	}
+	// Once the pongs are written, the next ping gets a pong of its own.
 	s.ReceivePing([]byte("next"))
-	if f := tr.frames(t); len(f) != 3 || f[2].payload != "next" {
-		t.Fatalf("frames %v, want a third, the pong for next", f)
+	if f := tr.frames(t); len(f) != maxPendingPongs+2 || f[maxPendingPongs+1].payload != "next" {
+		t.Fatalf("want a pong for next after %d frames, got %d frames", maxPendingPongs+1, len(f))
 	}
 	if !s.Open() {
 		t.Fatal("ping flood closed the session")

@@ -133,11 +133,11 @@ func (s *Session) drainedLocked() (resume bool) {
 	return resume
 }
 
-// takeLocked hands the queue to the writer; a pong in it is no longer
+// takeLocked hands the queue to the writer; the pongs in it are no longer
 // pending.
 func (s *Session) takeLocked() *queue {
 	q := s.q
-	s.q, s.pong = nil, nil
+	s.q, s.pong, s.pongs = nil, nil, 0
 	return q
 }
 

@@ -49,18 +49,25 @@ func (s *Session) Receive(m Message) {
 	}
 }
 
+// maxPendingPongs is how many pongs a session keeps queued at most. RFC
+// 6455 section 5.5.3 allows answering only the most recent of several
+// pings; conformance suites (Autobahn 2.10) still expect a pong for each of
+// a few pings in a row, so a short burst gets all its pongs, and only a
+// flood is coalesced.
+const maxPendingPongs = 16
+
 // ReceivePing answers a ping with a pong carrying the same payload (RFC
-// 6455 section 5.5.3). A session keeps at most one pong pending: while a
-// pong waits in the queue, a newer ping replaces its payload, as the RFC
-// allows answering only the most recent ping. So a flood of pings costs one
-// queued frame, never a slow-consumer close.
+// 6455 section 5.5.3). A session keeps at most maxPendingPongs pongs queued
+// (not yet taken by the writer); past that, a newer ping replaces the
+// payload of the last one. So a flood of pings costs a few queued frames,
+// never a slow-consumer close, and the last ping is always answered.
 func (s *Session) ReceivePing(payload []byte) {
 	s.mu.Lock()
 	if !s.Open() {
 		s.mu.Unlock()
 		return
 	}
-	if f := s.pong; f != nil {
+	if f := s.pong; f != nil && s.pongs >= maxPendingPongs {
 		// Not yet taken by the writer, so nobody else reads it: rewrite
 		// it in place (a pong fits the smallest frame class).
 		before := len(f.buf)
@@ -74,6 +81,7 @@ func (s *Session) ReceivePing(payload []byte) {
 	f := newFrame(codec.OpPong, payload)
 	s.appendLocked(f)
 	s.pong = f
+	s.pongs++
 	start := s.startLocked()
 	s.mu.Unlock()
 	if start {

@@ -91,7 +91,8 @@ type Session struct {
 	dispatching bool // the poller is delivering input; it drains afterwards
 	inputPaused bool // the poller stopped reading until the queue drains (PauseInput)
 	after       afterClose
-	pong        *Frame // the queued pong not yet taken by the writer, or nil
+	pong        *Frame // the last queued pong not yet taken by the writer, or nil
+	pongs       int    // queued pongs not yet taken by the writer
 
 	// backlog is set when the queue reaches its high-water mark (the queue
 	// limits) and cleared when it drains below the low-water mark (half of
