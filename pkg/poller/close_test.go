@@ -284,9 +284,11 @@ func TestShutdownTimeoutClosesUnresponsiveClients(t *testing.T) {
 	}
 }
 
-// TestSlowConsumerDoesNotHurtOthers: a client that sends but never reads
-// fills its queue and is closed (close policy) or has messages dropped (drop
-// policy), while a normal client keeps echoing and memory stays bounded.
+// TestSlowConsumerDoesNotHurtOthers: a client that never reads while the
+// server pushes to it (frames from elsewhere, not replies to its own input)
+// fills its queue and is closed (close policy) or has messages dropped
+// (drop policy), while a normal client keeps echoing and memory stays
+// bounded.
 func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 	for _, policy := range []session.Policy{session.PolicyClose, session.PolicyDrop} {
 		t.Run(policy.String(), func(t *testing.T) {
@@ -297,6 +299,7 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 			}}, handler.Echo{})
 			slow := dialRaw(t, addr)
 			slow.upgrade("/ws")
+			slowSession := firstSession(t, srv)
 			normal, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -304,8 +307,8 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 			defer normal.Close()
 			stop := make(chan struct{})
 			sent := make(chan int, 1)
-			go func() { // the slow client sends 64 KiB messages, 64 MB/s, and never reads
-				frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 64<<10))
+			go func() { // the server pushes 64 KiB messages, 64 MB/s, to a client that never reads
+				msg := make([]byte, 64<<10)
 				n := 0
 				defer func() { sent <- n }()
 				for {
@@ -314,16 +317,10 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 						return
 					default:
 					}
-					slow.conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
-					if _, err := slow.conn.Write(frame); err != nil {
-						if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
-							continue
-						}
+					if err := slowSession.Send(session.Binary, msg); err != nil && err != session.ErrQueueFull {
 						return
 					}
 					n++
-					// Paced: a client that floods past the server's close is
-					// reset instead (TestFloodAfterCloseIsCutOff).
 					time.Sleep(time.Millisecond)
 				}
 			}()
@@ -347,8 +344,8 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 				waitUntil(t, "slow consumer closed", func() bool { return st.SlowConsumerCloses.Load() == 1 })
 				close(stop)
 				<-sent
-				// Reading now drains the echoes the kernel buffered, then the
-				// close frame the policy queued.
+				// Reading now drains the messages the kernel buffered, then
+				// the close frame the policy queued.
 				slow.expectClose(codec.StatusPolicyViolation)
 				slow.conn.Close() // the server sent FIN after the close frame; hanging up ends it
 				waitUntil(t, "slow session gone", func() bool { return srv.Hub().Count() == 1 })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,11 +58,22 @@ type conn struct {
 	// past closingInputBudget the client is ignoring the close frame.
 	lateInput int
 
+	// Read back-pressure (pause.go). readMu serializes netpoll's task with
+	// the resume task; holding means input is paused and held, unparsed,
+	// in held; readOff means EPOLLIN is disarmed.
+	readMu  sync.Mutex
+	held    []byte
+	holding bool
+	readOff bool
+	op      *netpoll.FDOperator // netpoll's registration, found on first pause
+	epfd    int
+
 	// fdMu keeps the descriptor open while a direct write runs: the close
 	// callback takes it before netpoll closes the fd, so a write can never
 	// land on a descriptor number the kernel has handed to a new connection.
 	fdMu     sync.Mutex
 	fdClosed bool
+	waitFile *os.File // a duplicate of fd in Go's poller while WriteWait waits
 }
 
 var errConnClosed = errors.New("poller: connection closed")
@@ -79,9 +91,96 @@ func (c *conn) Write(bufs [][]byte) (int, error) {
 }
 
 // WriteWait implements session.Transport for a socket whose send buffer is
-// full: netpoll's Flush waits for the poller to drain it. bufs are
-// referenced, not copied, until Flush returns.
+// full. It waits for the socket to become writable in Go's own poller, on a
+// duplicate of the descriptor, and not with netpoll's Flush: Flush re-arms
+// EPOLLIN in netpoll's registration, which would undo a read pause (see
+// pause.go). Close ends the wait. Without a descriptor to spare (the file
+// limit), it falls back to Flush.
 func (c *conn) WriteWait(bufs [][]byte) error {
+	f, err := c.openWaitFile()
+	if err == errConnClosed {
+		return err
+	}
+	if err != nil {
+		return c.flushWait(bufs)
+	}
+	defer c.closeWaitFile(f)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for len(bufs) > 0 {
+			n, err := writev(int(fd), bufs)
+			if err != nil {
+				werr = err
+				return true
+			}
+			if n == 0 {
+				return false // full again: wait
+			}
+			bufs = advance(bufs, n)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// openWaitFile duplicates the socket's descriptor into an *os.File, which
+// registers it with Go's poller (the descriptor is non-blocking).
+func (c *conn) openWaitFile() (*os.File, error) {
+	c.fdMu.Lock()
+	defer c.fdMu.Unlock()
+	if c.fdClosed {
+		return nil, errConnClosed
+	}
+	nfd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(c.fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, errno
+	}
+	c.waitFile = os.NewFile(nfd, "ws")
+	return c.waitFile, nil
+}
+
+func (c *conn) closeWaitFile(f *os.File) {
+	c.fdMu.Lock()
+	if c.waitFile == f {
+		c.waitFile = nil
+	}
+	c.fdMu.Unlock()
+	f.Close()
+}
+
+// stopWait ends a WriteWait in progress.
+func (c *conn) stopWait() {
+	c.fdMu.Lock()
+	f := c.waitFile
+	c.waitFile = nil
+	c.fdMu.Unlock()
+	if f != nil {
+		f.Close()
+	}
+}
+
+// advance drops the first n bytes from bufs.
+func advance(bufs [][]byte, n int) [][]byte {
+	for n > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if n > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
+
+// flushWait writes bufs with netpoll's Flush, which waits for the poller
+// to drain the socket. bufs are referenced, not copied, until it returns.
+func (c *conn) flushWait(bufs [][]byte) error {
 	w := c.nc.Writer()
 	for _, b := range bufs {
 		if _, err := w.WriteBinary(b); err != nil {
@@ -104,7 +203,10 @@ func (c *conn) CloseWrite() error {
 }
 
 // Close implements session.Transport.
-func (c *conn) Close() error { return c.nc.Close() }
+func (c *conn) Close() error {
+	c.stopWait()
+	return c.nc.Close()
+}
 
 // onClosed is netpoll's close callback. netpoll runs it once, after the
 // last OnRequest task, whoever closed the connection, and before it closes
@@ -112,12 +214,22 @@ func (c *conn) Close() error { return c.nc.Close() }
 func (c *conn) onClosed(netpoll.Connection) error {
 	c.fdMu.Lock()
 	c.fdClosed = true
+	wf := c.waitFile
+	c.waitFile = nil
 	c.fdMu.Unlock()
+	if wf != nil {
+		wf.Close() // the duplicate would keep the socket open
+	}
 	prev := c.state.Swap(connClosed)
 	if prev == connHandshake || prev == connRejected {
 		c.srv.unlistHandshake(c)
 	}
-	c.releaseBuffers()
+	// netpoll's tasks are over, but a resume task may be running: it
+	// releases the buffers itself when it ends.
+	if c.readMu.TryLock() {
+		c.releaseBuffers()
+		c.readMu.Unlock()
+	}
 	if s := c.sess; s != nil {
 		cause := "connection closed"
 		if prev == connOpen {
@@ -147,6 +259,7 @@ func (c *conn) releaseBuffers() {
 		putBuffer(c.ctl)
 		c.ctl = nil
 	}
+	c.held = nil
 }
 
 // onRequest is netpoll's OnRequest: it runs on the worker pool whenever
@@ -155,6 +268,12 @@ func (c *conn) releaseBuffers() {
 func (c *conn) onRequest() {
 	defer c.recoverPanic()
 	r := c.nc.Reader()
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.holding { // paused: keep what a read already under way brought
+		c.holdAll(r)
+		return
+	}
 	if c.state.Load() == connHandshake {
 		c.readHandshake(r)
 	}
@@ -170,7 +289,9 @@ func (c *conn) onRequest() {
 }
 
 // readFrames parses everything buffered and dispatches it. Replies the
-// handler queues while a batch is dispatched go out in one writev.
+// handler queues while a batch is dispatched go out in one writev. When
+// they reach the queue's high-water mark and the socket does not take
+// them, the rest of the input is held and reading stops (pause.go).
 func (c *conn) readFrames(r netpoll.Reader) {
 	s := c.sess
 	s.BeginDispatch()
@@ -178,14 +299,59 @@ func (c *conn) readFrames(r netpoll.Reader) {
 		if !s.Open() && c.ignoresClose(n) {
 			break
 		}
+		if n > maxReadAhead {
+			c.pauseReading() // until this batch is dispatched
+			n = maxReadAhead
+		}
 		b, err := r.Next(n)
 		if err != nil {
 			break
 		}
-		c.feed(b)
+		rest := c.feed(b)
+		if c.holding {
+			ok := c.hold(rest)
+			r.Release()
+			if ok {
+				c.holdAll(r)
+			}
+			break
+		}
 		r.Release()
 	}
+	if !c.holding {
+		c.resumeReading()
+	}
 	s.EndDispatch()
+}
+
+// holdAll moves everything netpoll buffered into the held input.
+func (c *conn) holdAll(r netpoll.Reader) {
+	for n := r.Len(); n > 0; n = r.Len() {
+		b, err := r.Next(n)
+		if err != nil {
+			return
+		}
+		ok := c.hold(b)
+		r.Release()
+		if !ok {
+			return
+		}
+	}
+}
+
+// yield is checked after every message. It stops reading while more than
+// maxReadAhead bytes wait in netpoll's buffer, and stops the dispatch when
+// the session's queue is backlogged and the socket does not take it.
+func (c *conn) yield() bool {
+	if !c.readOff && c.nc.Reader().Len() > maxReadAhead {
+		c.pauseReading() // until this batch is dispatched
+	}
+	if !c.sess.Backlogged() || !c.sess.PauseInput() {
+		return false
+	}
+	c.holding = true
+	c.pauseReading()
+	return true
 }
 
 // closingInputBudget is how much a client may send after the session
@@ -209,8 +375,9 @@ func (c *conn) ignoresClose(n int) bool {
 }
 
 // feed parses b, which the connection owns until it returns (the parser
-// unmasks it in place), and dispatches what is complete.
-func (c *conn) feed(b []byte) {
+// unmasks it in place), and dispatches what is complete. When the session
+// asks for input to pause (yield), it returns the unparsed rest of b.
+func (c *conn) feed(b []byte) (rest []byte) {
 	if c.parser == nil {
 		c.parser = parserPool.Get().(*codec.Parser)
 		c.parser.Reset(codec.ParserOptions{MaxMessageSize: c.srv.opts.MaxMessageSize, Compression: c.deflate})
@@ -220,7 +387,7 @@ func (c *conn) feed(b []byte) {
 		n, ch, ok, err := c.parser.Next(b)
 		if err != nil {
 			c.fail(err)
-			return
+			return nil
 		}
 		b = b[n:]
 		if !ok {
@@ -232,9 +399,13 @@ func (c *conn) feed(b []byte) {
 			c.data(&ch)
 		}
 		if c.state.Load() != connOpen {
-			return
+			return nil
+		}
+		if ch.Final && c.yield() {
+			return b
 		}
 	}
+	return nil
 }
 
 // releaseParserIfIdle returns the parser to the pool when no frame or

@@ -206,7 +206,7 @@ func (c *conn) finishHTTP(head, body []byte) {
 	// Responses are small and the socket fresh, so netpoll's Flush writes
 	// them at once; it only waits if a client asks for a page and never
 	// reads it, and the handshake deadline ends that.
-	if c.WriteWait([][]byte{head, body}) == nil {
+	if c.flushWait([][]byte{head, body}) == nil {
 		c.CloseWrite()
 	}
 }

@@ -36,6 +36,9 @@ type Stats struct {
 	PagesSent  metric.Counter // plain HTTP pages served
 	Rejections [numRejectReasons]metric.Counter
 	Panics     metric.Counter // handler panics recovered
+	// ReadPauses counts the times reading a connection stopped: its
+	// replies outran its socket, or its input outran the parser.
+	ReadPauses metric.Counter
 	// HandshakeLatency is the time from accept to the 101 response.
 	HandshakeLatency *metric.Histogram
 }

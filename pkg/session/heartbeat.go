@@ -35,6 +35,7 @@ func (h *Hub) Tick(now time.Time) {
 		clear(*pings)
 		*pings = (*pings)[:0]
 	}
+	h.reclaim(ns)
 }
 
 // tick checks one session's timers. It reports whether it queued a ping

@@ -93,6 +93,13 @@ type Hub struct {
 	log      *zap.Logger
 	clock    atomic.Int64 // coarse unix ns, advanced by Tick
 	flush    flushQueue
+
+	// Backlog spikes (reclaim.go).
+	backlogged   atomic.Int64 // sessions whose queue is past its high-water mark
+	backlogPeak  atomic.Int64 // their peak since the last reclaim
+	sessionPeak  int64        // open sessions' peak since the last reclaim; tick only
+	quietSince   int64        // since when a spike is over; tick only
+	freeOSMemory func()
 }
 
 // NewHub returns a hub that calls handler for every session.
@@ -106,6 +113,8 @@ func NewHub(opts Options, handler Handler) *Hub {
 		ids:      NewIDGenerator(opts.NodeID, now),
 		stats:    newStats(),
 		log:      opts.Logger,
+
+		freeOSMemory: defaultFreeOSMemory,
 	}
 	h.clock.Store(now.UnixNano())
 	return h

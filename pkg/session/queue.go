@@ -77,13 +77,32 @@ func (s *Session) enqueue(f *Frame, mode pushMode, drainNow bool) (start bool, e
 	return start, nil
 }
 
-// overLimitLocked reports whether n more bytes would break a queue limit.
+// overLimitLocked reports whether n more bytes break the queue limits in a
+// way that calls for the slow-consumer policy. The policy judges a client by
+// what its socket refuses:
+//
+//   - While the poller dispatches the session's own input, everything is
+//     accepted: those are the session's replies (echoes, pongs), and the
+//     poller bounds them by pausing input at the high-water mark (see
+//     PauseInput), which is TCP's back-pressure, not a reason to close.
+//   - Otherwise a full queue is over its limit only while a write waits for
+//     a socket that refused bytes (the client is not reading), or when it
+//     holds twice the limits, which bounds memory even before the writer
+//     has reached the socket.
+//
 // A message is always accepted into an empty queue, so that a message
 // larger than the byte limit (but within the message size limit) can be
 // sent at all.
 func (s *Session) overLimitLocked(n int) bool {
+	if s.pendingMsgs == 0 || s.dispatching {
+		return false
+	}
 	o := &s.hub.opts
-	return s.pendingMsgs > 0 && (s.pendingMsgs >= o.QueueMaxMessages || s.pendingBytes+n > o.QueueMaxBytes)
+	msgs, bytes := s.pendingMsgs, s.pendingBytes+n
+	if msgs < o.QueueMaxMessages && bytes <= o.QueueMaxBytes {
+		return false
+	}
+	return s.slowSince.Load() != 0 || msgs >= 2*o.QueueMaxMessages || bytes > 2*o.QueueMaxBytes
 }
 
 func (s *Session) appendLocked(f *Frame) {
@@ -94,6 +113,32 @@ func (s *Session) appendLocked(f *Frame) {
 	s.q.bytes += len(f.buf)
 	s.pendingBytes += len(f.buf)
 	s.pendingMsgs++
+	if o := &s.hub.opts; (s.pendingBytes >= o.QueueMaxBytes || s.pendingMsgs >= o.QueueMaxMessages) && !s.backlog.Load() {
+		s.backlog.Store(true)
+		s.hub.backlogStarted()
+	}
+}
+
+// drainedLocked clears the backlog once the queue is below its low-water
+// mark, half the limits, and reports whether the poller's paused input must
+// be resumed.
+func (s *Session) drainedLocked() (resume bool) {
+	o := &s.hub.opts
+	if !s.backlog.Load() || s.pendingBytes > o.QueueMaxBytes/2 || s.pendingMsgs > o.QueueMaxMessages/2 {
+		return false
+	}
+	s.backlog.Store(false)
+	s.hub.backlogEnded()
+	resume, s.inputPaused = s.inputPaused, false
+	return resume
+}
+
+// takeLocked hands the queue to the writer; the pongs in it are no longer
+// pending.
+func (s *Session) takeLocked() *queue {
+	q := s.q
+	s.q, s.pong, s.pongs = nil, nil, 0
+	return q
 }
 
 // startLocked reports whether the caller must drain the queue: nobody is
@@ -119,8 +164,7 @@ func (s *Session) overflow(f *Frame) error {
 	// Close policy: what is queued will not reach a client that does not
 	// read; drop it so that the close frame goes out first.
 	pending, pendingMsgs := s.pendingBytes, s.pendingMsgs
-	discarded := s.q
-	s.q = nil
+	discarded := s.takeLocked()
 	if discarded != nil {
 		s.pendingBytes -= discarded.bytes
 		s.pendingMsgs -= len(discarded.frames)
@@ -168,16 +212,18 @@ func (s *Session) drainAfter(done sent) {
 		s.pendingMsgs -= done.frames
 		s.bytesOut += uint64(done.payload)
 		s.msgsOut += uint64(done.counted)
-		q := s.q
+		resume := s.drainedLocked()
+		q := s.takeLocked()
 		if q == nil {
 			s.writing = false
 			after := s.finishedLocked()
 			s.mu.Unlock()
+			s.resumeInput(resume)
 			s.runAfter(after)
 			return
 		}
-		s.q = nil
 		s.mu.Unlock()
+		s.resumeInput(resume)
 		var ok bool
 		if done, ok = s.write(q); !ok {
 			return
@@ -226,6 +272,9 @@ func (s *Session) write(q *queue) (sent, bool) {
 		s.writeFailed(q)
 		return sent{}, false
 	case n < q.bytes:
+		// The socket refused bytes: from now until the wait ends, a full
+		// queue is the client's doing (overLimitLocked).
+		s.slowSince.Store(s.hub.now())
 		go s.writeWait(q, n, start)
 		return sent{}, false
 	}
@@ -240,7 +289,6 @@ func (s *Session) writeWait(q *queue, done int, start time.Time) {
 	if start.IsZero() {
 		start = time.Now() // every wait is timed; it started about now
 	}
-	s.slowSince.Store(s.hub.now())
 	err := s.transport.WriteWait(advance(q.bufs, done))
 	s.slowSince.Store(0)
 	if err != nil {

@@ -49,9 +49,93 @@ func (s *Session) Receive(m Message) {
 	}
 }
 
-// ReceivePing answers a ping with a pong carrying the same payload.
+// maxPendingPongs is how many pongs a session keeps queued at most. RFC
+// 6455 section 5.5.3 allows answering only the most recent of several
+// pings; conformance suites (Autobahn 2.10) still expect a pong for each of
+// a few pings in a row, so a short burst gets all its pongs, and only a
+// flood is coalesced.
+const maxPendingPongs = 16
+
+// ReceivePing answers a ping with a pong carrying the same payload (RFC
+// 6455 section 5.5.3). A session keeps at most maxPendingPongs pongs queued
+// (not yet taken by the writer); past that, a newer ping replaces the
+// payload of the last one. So a flood of pings costs a few queued frames,
+// never a slow-consumer close, and the last ping is always answered.
 func (s *Session) ReceivePing(payload []byte) {
-	s.push(newFrame(codec.OpPong, payload), applyPolicy)
+	s.mu.Lock()
+	if !s.Open() {
+		s.mu.Unlock()
+		return
+	}
+	if f := s.pong; f != nil && s.pongs >= maxPendingPongs {
+		// Not yet taken by the writer, so nobody else reads it: rewrite
+		// it in place (a pong fits the smallest frame class).
+		before := len(f.buf)
+		f.buf = codec.AppendFrame(f.buf[:0], codec.OpPong, payload)
+		f.payload = int32(len(payload))
+		s.q.bytes += len(f.buf) - before
+		s.pendingBytes += len(f.buf) - before
+		s.mu.Unlock()
+		return
+	}
+	f := newFrame(codec.OpPong, payload)
+	s.appendLocked(f)
+	s.pong = f
+	s.pongs++
+	start := s.startLocked()
+	s.mu.Unlock()
+	if start {
+		s.drain()
+	}
+}
+
+// InputResumer is implemented by transports that can stop reading a
+// connection (the poller's). The session calls ResumeInput, from whichever
+// goroutine drained the queue, once after each PauseInput that returned
+// true, when the queue has drained below its low-water mark.
+type InputResumer interface {
+	ResumeInput()
+}
+
+// Backlogged reports that the write queue reached its high-water mark (the
+// queue limits, QueueMaxBytes or QueueMaxMessages) and has not yet drained
+// below the low-water mark (half of each). It is one atomic load: the
+// poller checks it after every message it dispatches.
+func (s *Session) Backlogged() bool { return s.backlog.Load() }
+
+// PauseInput is called by the poller during a dispatch when Backlogged
+// reports true: the session's own replies outran its socket. It writes what
+// is queued, as far as the socket takes it, and reports whether the queue
+// is still backlogged. If so, the poller must stop reading and dispatching
+// this connection (keeping the unparsed input it holds) until the session
+// calls ResumeInput on its transport; the dispatch is then over (call
+// EndDispatch). If not, the dispatch goes on.
+func (s *Session) PauseInput() bool {
+	s.mu.Lock()
+	s.dispatching = false
+	start := s.startLocked()
+	s.mu.Unlock()
+	if start {
+		s.drain()
+	}
+	s.mu.Lock()
+	paused := s.backlog.Load()
+	if paused {
+		s.inputPaused = true
+	} else {
+		s.dispatching = true
+	}
+	s.mu.Unlock()
+	return paused
+}
+
+func (s *Session) resumeInput(resume bool) {
+	if !resume {
+		return
+	}
+	if r, ok := s.transport.(InputResumer); ok {
+		r.ResumeInput()
+	}
 }
 
 // ReceiveClose handles the client's close frame, whose payload ParseClose
@@ -100,8 +184,11 @@ func (s *Session) TransportClosed(cause string) {
 	}
 	s.mu.Lock()
 	s.setState(stateClosed)
-	q := s.q
-	s.q = nil
+	q := s.takeLocked()
+	if s.backlog.Load() {
+		s.backlog.Store(false)
+		s.hub.backlogEnded()
+	}
 	info := CloseInfo{Code: codec.StatusAbnormalClosure, Reason: cause}
 	if s.closeInfo != nil {
 		info = *s.closeInfo

@@ -22,6 +22,7 @@ type Stats struct {
 	WriteTimeouts      metric.Counter // sessions closed by the write deadline
 	IdleTimeouts       metric.Counter // sessions closed for silence
 	WriteWaits         metric.Counter // writes that found the socket full
+	Reclaims           metric.Counter // memory returned to the OS after a backlog spike
 	PingsSent          metric.Counter
 
 	ClosesSent     CloseCodes

@@ -23,7 +23,21 @@ type memTransport struct {
 	vectors    [][]byte
 	closed     bool
 	closeWrite bool
+	resumes    int      // calls to ResumeInput
 	session    *Session // gets TransportClosed, like the poller does
+}
+
+// ResumeInput implements InputResumer.
+func (t *memTransport) ResumeInput() {
+	t.mu.Lock()
+	t.resumes++
+	t.mu.Unlock()
+}
+
+func (t *memTransport) resumeCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.resumes
 }
 
 func newMemTransport() *memTransport {

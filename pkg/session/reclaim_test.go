@@ -1,0 +1,85 @@
+package session
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestReclaimOncePerSpike: the hub returns memory once after a spike is
+// over (backlogged queues drained, or many sessions gone), after
+// reclaimQuiet, and never for churn at a steady session count.
+func TestReclaimOncePerSpike(t *testing.T) {
+	h := NewHub(Options{QueueMaxMessages: 2, QueueMaxBytes: 1 << 20}, &recorder{})
+	var frees atomic.Int32
+	h.freeOSMemory = func() { frees.Add(1) }
+	now := time.Now()
+	tick := func(d time.Duration) { now = now.Add(d); h.Tick(now) }
+
+	// Churn: sessions come and go, a few at a time.
+	for range 500 {
+		_, tr := newTestSession(h)
+		tick(10 * time.Millisecond)
+		tr.Close()
+	}
+	tick(5 * time.Second)
+	if n := frees.Load(); n != 0 {
+		t.Fatalf("%d reclaims for churn", n)
+	}
+
+	// 150 sessions open (the peak is sampled by the tick), then all go.
+	var trs []*memTransport
+	for range 150 {
+		_, tr := newTestSession(h)
+		trs = append(trs, tr)
+	}
+	tick(time.Second)
+	for _, tr := range trs[:60] {
+		tr.Close()
+	}
+	tick(5 * time.Second) // 60 gone, 90 left: not a spike's end
+	if n := frees.Load(); n != 0 {
+		t.Fatalf("%d reclaims with 90 of 150 sessions left", n)
+	}
+	for _, tr := range trs[60:] {
+		tr.Close()
+	}
+	tick(100 * time.Millisecond) // over, but not yet for reclaimQuiet
+	if n := frees.Load(); n != 0 {
+		t.Fatal("reclaimed before the spike was over for reclaimQuiet")
+	}
+	tick(reclaimQuiet)
+	waitFor(t, "one reclaim", func() bool { return frees.Load() == 1 })
+	tick(10 * time.Second)
+	if n := frees.Load(); n != 1 {
+		t.Fatalf("%d reclaims for one spike", n)
+	}
+
+	// A backlog spike: 40 sessions with 1 MiB limits past their high-water
+	// mark (40 MiB of queues), then drained, without any session closing.
+	trs = trs[:0]
+	for range 40 {
+		s, tr := newTestSession(h)
+		tr.setRoom(0)
+		s.Send(Text, []byte("a"))
+		s.Send(Text, []byte("b"))
+		if !s.Backlogged() {
+			t.Fatal("not backlogged")
+		}
+		trs = append(trs, tr)
+	}
+	tick(time.Second)
+	if h.Backlogged() != 40 {
+		t.Fatalf("%d backlogged, want 40", h.Backlogged())
+	}
+	for _, tr := range trs {
+		tr.setRoom(-1)
+	}
+	waitFor(t, "queues drained", func() bool { return h.Backlogged() == 0 })
+	tick(time.Second)
+	tick(reclaimQuiet)
+	waitFor(t, "a reclaim for the backlog", func() bool { return frees.Load() == 2 })
+	if h.Stats().Reclaims.Load() != 2 {
+		t.Fatalf("Reclaims counter %d, want 2", h.Stats().Reclaims.Load())
+	}
+}
