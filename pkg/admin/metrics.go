@@ -44,6 +44,8 @@ var metricHelp = []struct {
 	{"write_waits_total", "Writes that found the socket's send buffer full and had to wait.", nil},
 	{"pings_sent_total", "Heartbeat pings sent to idle sessions.", nil},
 	{"handler_panics_total", "Handler panics recovered (each closed its session with 1011).", nil},
+	{"read_pauses_total", "Times a connection stopped being read because its own replies outran its socket (back-pressure).", nil},
+	{"memory_reclaims_total", "Times memory was returned to the OS after a spike of backlogged or closed sessions drained.", nil},
 	{"worker_pool_busy_workers", "Workers running handler tasks.", nil},
 	{"worker_pool_queue_depth", "Handler tasks waiting for a free worker.", nil},
 	{"flush_duration_seconds", "Time to write a batch of queued frames, including waits for a full socket (fast writes sampled).", nil},
@@ -97,6 +99,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("write_waits_total", hs.WriteWaits.Load())
 	counter("pings_sent_total", hs.PingsSent.Load())
 	counter("handler_panics_total", ps.Panics.Load())
+	counter("read_pauses_total", ps.ReadPauses.Load())
+	counter("memory_reclaims_total", hs.Reclaims.Load())
 	busy, queued := c.srv.PoolStats()
 	gauge("worker_pool_busy_workers", float64(busy))
 	gauge("worker_pool_queue_depth", float64(queued))
