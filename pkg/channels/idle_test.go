@@ -64,6 +64,7 @@ func TestIdleSubscribedClientsHoldNoGoroutines(t *testing.T) {
 	const conns = 5000
 	env := startNode(t, func(o *Options, p *poller.Options) {
 		p.WorkerIdleTime, p.TickInterval = 20*time.Millisecond, 10*time.Millisecond
+		o.PingInterval = -1 // these clients never read: they would be closed for not answering
 	})
 	before := settledGoroutines()
 	heapBefore := heapInUse()
