@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -102,11 +103,16 @@ func (b *Broker) last(ctx context.Context, st jetstream.Stream, subject string, 
 // filling env.offset and env.epoch, and returns the stored sequence. A
 // duplicate msgID returns the first message's sequence and dup true.
 func (b *Broker) append(ctx context.Context, st jetstream.Stream, subject string, env *envelope, metaTTL time.Duration, msgID string) (seq uint64, dup bool, err error) {
+	defer b.tails.lock(subject)()
+	cached, useCache := b.tails.get(subject)
 	var prev envelope
 	buf := make([]byte, 0, 64+len(env.data))
 	for attempt := 0; ; attempt++ {
-		lastSeq, err := b.last(ctx, st, subject, &prev)
-		if err != nil {
+		var lastSeq uint64
+		if useCache {
+			lastSeq, prev.offset, prev.epoch = cached.seq, cached.offset, cached.epoch
+			useCache = false
+		} else if lastSeq, err = b.last(ctx, st, subject, &prev); err != nil {
 			return 0, false, err
 		}
 		if lastSeq == 0 {
@@ -127,18 +133,25 @@ func (b *Broker) append(ctx context.Context, st jetstream.Stream, subject string
 		}
 		ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: buf}, opts...)
 		if conflict(err) {
-			if attempt >= 2 { // spread contending publishers
+			if attempt >= 2 { // spread publishers of other nodes
 				select {
 				case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))):
 				case <-ctx.Done():
+					b.tails.drop(subject)
 					return 0, false, unavailable(ctx.Err())
 				}
 			}
 			continue
 		}
+		if err != nil || ack.Duplicate {
+			b.tails.drop(subject)
+		}
 		if err != nil {
 			b.lost(err)
 			return 0, false, unavailable(err)
+		}
+		if !ack.Duplicate {
+			b.tails.put(subject, tail{seq: ack.Sequence, offset: env.offset, epoch: env.epoch})
 		}
 		return ack.Sequence, ack.Duplicate, nil
 	}
@@ -151,7 +164,7 @@ func (b *Broker) metaTTL(meta, ttl time.Duration) time.Duration {
 		meta = b.opts.HistoryMetaTTL
 	}
 	meta = max(meta, ttl)
-	return max(time.Second, (meta+time.Second-1).Truncate(time.Second))
+	return max(time.Second, (meta + time.Second - 1).Truncate(time.Second))
 }
 
 func (b *Broker) publishHistory(ctx context.Context, channel string, data []byte, opts *broker.PublishOptions) (broker.StreamPosition, error) {
@@ -173,24 +186,39 @@ func (b *Broker) publishHistory(ctx context.Context, channel string, data []byte
 	if opts.IdempotencyKey != "" {
 		msgID = token(channel) + "." + token(opts.IdempotencyKey)
 	}
-	subject := b.subj.historySubject(channel)
-	seq, dup, err := b.append(ctx, r.history, subject, &env, b.metaTTL(opts.HistoryMetaTTL, opts.HistoryTTL), msgID)
-	if err != nil {
-		return broker.StreamPosition{}, err
+	keyTTL := opts.IdempotentResultTTL
+	if keyTTL <= 0 || keyTTL > b.opts.IdempotencyWindow {
+		keyTTL = b.opts.IdempotencyWindow
 	}
-	if dup {
+	subject := b.subj.historySubject(channel)
+	metaTTL := b.metaTTL(opts.HistoryMetaTTL, opts.HistoryTTL)
+	for {
+		seq, dup, err := b.append(ctx, r.history, subject, &env, metaTTL, msgID)
+		if err != nil {
+			return broker.StreamPosition{}, err
+		}
+		if !dup {
+			break
+		}
+		var first envelope
 		m, err := r.history.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) { // trimmed since: the current position
-			_, err := b.last(ctx, r.history, subject, &env)
-			return broker.StreamPosition{Offset: env.offset, Epoch: env.epoch}, err
+			_, err := b.last(ctx, r.history, subject, &first)
+			return broker.StreamPosition{Offset: first.offset, Epoch: first.epoch}, err
 		}
 		if err != nil {
 			return broker.StreamPosition{}, unavailable(err)
 		}
-		if err := env.decode(m.Data); err != nil {
+		if err := first.decode(m.Data); err != nil {
 			return broker.StreamPosition{}, err
 		}
-		return broker.StreamPosition{Offset: env.offset, Epoch: env.epoch}, nil
+		if time.Since(m.Time) < keyTTL {
+			return broker.StreamPosition{Offset: first.offset, Epoch: first.epoch}, nil
+		}
+		// The key's result is older than the caller's TTL but still in the
+		// stream's window: publish under the key's next generation, named
+		// by the first's sequence so that every node picks the same one.
+		msgID = token(channel) + "." + token(opts.IdempotencyKey) + "." + strconv.FormatUint(seq, 10)
 	}
 	if size := env.size; env.offset > size && (env.offset-size)%trimEvery(size) == 0 {
 		// Best effort: a failed trim is redone by the next one, and
@@ -200,9 +228,16 @@ func (b *Broker) publishHistory(ctx context.Context, channel string, data []byte
 	return broker.StreamPosition{Offset: env.offset, Epoch: env.epoch}, nil
 }
 
+// directReads is how many messages History reads one request each (the
+// stream leader answers: always current) before it reads the rest through
+// one ordered consumer.
+const directReads = 32
+
 // History returns the channel's kept publications and position (see the
-// scheme above). Reading all kept publications costs one leader request per
-// stored message of the channel (at most size+63).
+// scheme above). The position is read from the stream leader; the
+// publications one request each up to directReads, then through an
+// ephemeral ordered consumer, up to the position's sequence, so that a
+// History after a Publish on any node sees it.
 func (b *Broker) History(ctx context.Context, channel string, opts broker.HistoryOptions) ([]*broker.Publication, broker.StreamPosition, error) {
 	if err := b.usable(); err != nil {
 		return nil, broker.StreamPosition{}, err
@@ -241,7 +276,24 @@ func (b *Broker) History(ctx context.Context, channel string, opts broker.Histor
 	now := time.Now().UnixMilli()
 	var pubs []*broker.Publication
 	var env envelope
-	for seq := uint64(1); seq <= lastSeq; {
+	visit := func(data []byte) {
+		if env.decode(data) != nil {
+			return
+		}
+		switch {
+		case env.kind == kindMarker:
+			lo = max(lo, env.offset)
+		case env.kind == kindPublication && (env.expires == 0 || env.expires > now):
+			pubs = append(pubs, env.publication())
+		}
+	}
+	for seq, reads := uint64(1), 0; seq <= lastSeq; reads++ {
+		if reads == directReads {
+			if err := b.scan(ctx, r.history, subject, seq, lastSeq, visit); err != nil {
+				return nil, broker.StreamPosition{}, err
+			}
+			break
+		}
 		m, err := r.history.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
@@ -251,14 +303,8 @@ func (b *Broker) History(ctx context.Context, channel string, opts broker.Histor
 			return nil, broker.StreamPosition{}, unavailable(err)
 		}
 		seq = m.Sequence + 1
-		if err := env.decode(m.Data); err != nil {
-			continue
-		}
-		switch {
-		case env.kind == kindMarker:
-			lo = max(lo, env.offset)
-		case env.kind == kindPublication && (env.expires == 0 || env.expires > now):
-			pubs = append(pubs, env.publication())
+		if m.Sequence <= lastSeq {
+			visit(m.Data)
 		}
 	}
 	kept := pubs[:0]
@@ -333,4 +379,57 @@ func (b *Broker) RemoveHistory(ctx context.Context, channel string) error {
 		b.lost(err)
 	}
 	return nil
+}
+
+// scan reads subject's messages from sequence from to last (inclusive)
+// through an ephemeral ordered consumer.
+func (b *Broker) scan(ctx context.Context, st jetstream.Stream, subject string, from, last uint64, visit func([]byte)) error {
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{subject},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		InactiveThreshold: 5 * time.Second,
+	})
+	if err != nil {
+		b.lost(err)
+		return unavailable(err)
+	}
+	defer func() {
+		if info := c.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), b.opts.RequestTimeout)
+			_ = st.DeleteConsumer(dctx, info.Name)
+			cancel()
+		}
+	}()
+	for {
+		wait := time.Second
+		if d, ok := ctx.Deadline(); ok {
+			wait = max(time.Until(d)-10*time.Millisecond, time.Millisecond)
+		}
+		batch, err := c.Fetch(1024, jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return unavailable(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			if md.Sequence.Stream > last {
+				return nil
+			}
+			visit(m.Data())
+			if md.Sequence.Stream == last || md.NumPending == 0 {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return unavailable(err)
+		}
+		if n == 0 { // nothing more stored (trimmed or expired meanwhile)
+			return nil
+		}
+	}
 }

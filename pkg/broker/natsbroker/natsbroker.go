@@ -56,6 +56,7 @@ type Broker struct {
 
 	resMu sync.Mutex
 	res   atomic.Pointer[resources]
+	tails *tails
 }
 
 var (
@@ -71,12 +72,13 @@ func New(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opts: opts,
-		subj: newSubjects(opts.Prefix),
-		log:  opts.Logger.With(zap.String("node", opts.Name)),
-		done: make(chan struct{}),
-		seed: maphash.MakeSeed(),
-		subs: make(map[string]*nats.Subscription),
+		opts:  opts,
+		subj:  newSubjects(opts.Prefix),
+		log:   opts.Logger.With(zap.String("node", opts.Name)),
+		done:  make(chan struct{}),
+		seed:  maphash.MakeSeed(),
+		subs:  make(map[string]*nats.Subscription),
+		tails: newTails(),
 	}
 	nopts := []nats.Option{
 		nats.Name(opts.Name),
@@ -94,6 +96,7 @@ func New(opts Options) (*Broker, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			// The server may have lost memory streams: check them again.
 			b.res.Store(nil)
+			b.tails.reset()
 			b.log.Info("nats reconnected", zap.String("url", nc.ConnectedUrlRedacted()))
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) {
@@ -181,7 +184,9 @@ func (b *Broker) Run(h broker.EventHandler) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range []string{b.subj.control, b.subj.nodeSubject(b.opts.Name)} {
-		sub, err := b.nc.ChanSubscribe(s, b.shard(s))
+		// One shard for both: control messages arrive in the order the
+		// server sent them.
+		sub, err := b.nc.ChanSubscribe(s, b.shards[0])
 		if err != nil {
 			return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
 		}
@@ -241,9 +246,10 @@ func (b *Broker) deliver(m *nats.Msg, env *envelope) {
 	b.h.HandleControl(m.Data)
 }
 
-// Subscribe subscribes to channel's live subject; a second Subscribe of
-// the same channel is a no-op. While NATS is down the subscription is
-// recorded and made when the connection returns.
+// Subscribe subscribes to channel's live subject and waits until the NATS
+// server has it; a second Subscribe of the same channel is a no-op. While
+// NATS is down the subscription is recorded, made when the connection
+// returns, and Subscribe returns nil.
 func (b *Broker) Subscribe(channel string) error {
 	if b.closed.Load() {
 		return broker.ErrClosed
@@ -259,6 +265,14 @@ func (b *Broker) Subscribe(channel string) error {
 		return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
 	}
 	b.subs[channel] = sub
+	if !b.nc.IsConnected() {
+		return nil // made when the connection returns
+	}
+	// The server has the interest when Flush returns, so a publication
+	// made anywhere afterwards is delivered.
+	if err := b.nc.FlushTimeout(b.opts.RequestTimeout); err != nil {
+		return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
+	}
 	return nil
 }
 
@@ -295,7 +309,7 @@ func (b *Broker) Publish(ctx context.Context, channel string, data []byte, opts 
 		return b.publishHistory(ctx, channel, data, &opts)
 	}
 	if opts.IdempotencyKey != "" {
-		first, err := b.firstUse(ctx, channel, opts.IdempotencyKey)
+		first, err := b.firstUse(ctx, channel, opts.IdempotencyKey, opts.IdempotentResultTTL)
 		if err != nil || !first {
 			return broker.StreamPosition{}, err
 		}
@@ -328,8 +342,11 @@ func (b *Broker) publishLive(channel string, env *envelope) error {
 }
 
 // PublishControl sends data to the node named nodeID, or to every node
-// (this one included) when nodeID is "". Delivery is at most once.
-func (b *Broker) PublishControl(_ context.Context, data []byte, nodeID string) error {
+// (this one included) when nodeID is "", and returns when the NATS server
+// has it (so that control messages from one node keep their order against
+// later ones from any node). Delivery is at most once: a node that is
+// disconnected misses it.
+func (b *Broker) PublishControl(ctx context.Context, data []byte, nodeID string) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
@@ -338,6 +355,11 @@ func (b *Broker) PublishControl(_ context.Context, data []byte, nodeID string) e
 		s = b.subj.nodeSubject(nodeID)
 	}
 	if err := b.nc.Publish(s, data); err != nil {
+		return unavailable(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.opts.RequestTimeout)
+	defer cancel()
+	if err := b.nc.FlushWithContext(ctx); err != nil {
 		return unavailable(err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package natsbroker
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -90,26 +91,49 @@ func (b *Broker) lost(err error) bool {
 	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) {
 		b.res.Store(nil)
+		b.tails.reset()
 		return true
 	}
 	return false
 }
 
 // firstUse records an idempotency key of a publication without history; it
-// returns false when the key was used within Options.IdempotencyWindow.
-func (b *Broker) firstUse(ctx context.Context, channel, key string) (bool, error) {
+// returns false when the key was used less than ttl ago (at most
+// Options.IdempotencyWindow, the bucket's TTL).
+func (b *Broker) firstUse(ctx context.Context, channel, key string, ttl time.Duration) (bool, error) {
 	r, err := b.resources(ctx)
 	if err != nil {
 		return false, err
 	}
-	_, err = r.idem.Create(ctx, token(channel)+"."+token(key), nil)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, jetstream.ErrKeyExists):
-		return false, nil
-	default:
-		b.lost(err)
+	k := token(channel) + "." + token(key)
+	for {
+		_, err = r.idem.Create(ctx, k, nil)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			b.lost(err)
+			return false, unavailable(err)
+		}
+		e, err := r.idem.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // expired in between
+		}
+		if err != nil {
+			return false, unavailable(err)
+		}
+		if ttl <= 0 || time.Since(e.Created()) < ttl {
+			return false, nil
+		}
+		// Older than the caller's TTL: take the key over; of two nodes
+		// doing so, one wins the revision check.
+		_, err = r.idem.Update(ctx, k, nil, e.Revision())
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return false, nil
+		}
 		return false, unavailable(err)
 	}
 }
