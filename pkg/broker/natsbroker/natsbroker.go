@@ -192,6 +192,11 @@ func (b *Broker) Run(h broker.EventHandler) error {
 		}
 		b.ctlSubs = append(b.ctlSubs, sub)
 	}
+	if b.nc.IsConnected() {
+		// Control messages sent after Run returns reach this node. A failed
+		// flush is only a slow server: the subscriptions stand.
+		_ = b.nc.FlushTimeout(b.opts.RequestTimeout)
+	}
 	return nil
 }
 
