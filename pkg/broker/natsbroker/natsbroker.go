@@ -1,15 +1,3 @@
-// Package natsbroker is the NATS engine of package broker: publications
-// travel between nodes over core NATS subjects, history lives in one
-// JetStream stream, presence in a JetStream key-value bucket, and the
-// control plane uses plain subjects. It implements broker.Broker and
-// broker.PresenceManager. The subject scheme is in subject.go, the history
-// scheme and its correctness argument in history.go, presence in
-// presence.go, and the embedded server in embedded.go.
-//
-// The engine starts when NATS is unreachable: the connection retries in
-// the background (forever by default), Healthy reports false meanwhile,
-// and every Publish, History and presence call returns
-// broker.ErrUnavailable at once instead of buffering.
 package natsbroker
 
 import (

@@ -159,3 +159,15 @@ func (o *Options) setDefaults() error {
 	}
 	return nil
 }
+
+// Redacted returns a copy of o with the token and password replaced, for
+// printing the configuration.
+func (o Options) Redacted() Options {
+	if o.Token != "" {
+		o.Token = "REDACTED"
+	}
+	if o.Password != "" {
+		o.Password = "REDACTED"
+	}
+	return o
+}
