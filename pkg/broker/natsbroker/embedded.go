@@ -3,6 +3,7 @@ package natsbroker
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -30,6 +31,9 @@ type EmbeddedOptions struct {
 	// ReadyTimeout bounds the wait for the listeners; default 10s.
 	ReadyTimeout time.Duration
 }
+
+// ErrBadRoute: a route URL that is not nats-route://host:port.
+var ErrBadRoute = errors.New("natsbroker: bad route URL")
 
 // ErrEmbeddedNotReady: the embedded server did not accept connections within
 // EmbeddedOptions.ReadyTimeout.
@@ -66,11 +70,12 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, string, error) {
 			opts.Cluster.Host = "0.0.0.0"
 		}
 		for _, r := range o.Routes {
-			u := server.RoutesFromStr(r)
-			if len(u) == 0 {
-				return nil, "", fmt.Errorf("natsbroker: bad route URL %q", r)
+			// nats-server takes a route without a host and panics later.
+			u, err := url.Parse(r)
+			if err != nil || u.Hostname() == "" || u.Port() == "" || (u.Scheme != "nats-route" && u.Scheme != "nats") {
+				return nil, "", fmt.Errorf("%w: %q (want nats-route://host:port)", ErrBadRoute, r)
 			}
-			opts.Routes = append(opts.Routes, u...)
+			opts.Routes = append(opts.Routes, u)
 		}
 	}
 	s, err := server.NewServer(opts)
