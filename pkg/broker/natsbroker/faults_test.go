@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +160,88 @@ func mustPort(t *testing.T, u string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Publishing through an outage: every Publish either returns a position
+// whose publication is in history afterwards, or ErrUnavailable; offsets
+// stay contiguous and nothing acknowledged is lost.
+func TestPublishThroughOutage(t *testing.T) {
+	dir := t.TempDir()
+	s, url := runServer(t, dir, 0)
+	a, _ := newEngine(t, url, "a", func(o *Options) { o.RequestTimeout = 500 * time.Millisecond })
+	stop := make(chan struct{})
+	type result struct {
+		data string
+		sp   broker.StreamPosition
+	}
+	var acked []result
+	var failed, other int
+	var ackedN atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			d := "m" + strconv.Itoa(i)
+			sp, err := a.Publish(context.Background(), "out", []byte(d), histOpts)
+			switch {
+			case err == nil:
+				acked = append(acked, result{d, sp})
+				ackedN.Add(1)
+			case errors.Is(err, broker.ErrUnavailable):
+				failed++
+				time.Sleep(10 * time.Millisecond)
+			default:
+				other++
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	for ackedN.Load() < 5 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	time.Sleep(1500 * time.Millisecond)
+	runServer(t, dir, mustPort(t, url))
+	waitHealthy(t, a)
+	before := ackedN.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for ackedN.Load() < before+5 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if failed == 0 || other != 0 || int64(len(acked)) < before+5 {
+		t.Fatalf("acked %d (%d before the restart), unavailable %d, other errors %d", len(acked), before, failed, other)
+	}
+	pubs, sp, err := a.History(ctx(t), "out", broker.HistoryOptions{Limit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// History keeps the newest 100: every acknowledged publication in that
+	// window is there with its data; offsets are contiguous.
+	if sp != acked[len(acked)-1].sp {
+		t.Fatalf("position %+v, last acknowledged %+v", sp, acked[len(acked)-1].sp)
+	}
+	byOffset := map[uint64]string{}
+	for _, p := range pubs {
+		byOffset[p.Offset] = string(p.Data)
+	}
+	if !equal(offsets(pubs), seq(sp.Offset-uint64(len(pubs))+1, sp.Offset)) {
+		t.Fatalf("offsets %v", offsets(pubs))
+	}
+	for _, r := range acked {
+		if r.sp.Epoch != sp.Epoch {
+			t.Fatalf("epoch changed across the restart: %q then %q", r.sp.Epoch, sp.Epoch)
+		}
+		if d, ok := byOffset[r.sp.Offset]; r.sp.Offset > sp.Offset-uint64(len(pubs)) && (!ok || d != r.data) {
+			t.Fatalf("acknowledged %q at %d, history has %q", r.data, r.sp.Offset, d)
+		}
+	}
+	t.Logf("acknowledged %d, refused %d", len(acked), failed)
 }
