@@ -162,3 +162,36 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHistory: History of a channel holding 100 publications: all of
+// them, and a recovery read (Since the third newest).
+func BenchmarkHistory(b *testing.B) {
+	_, url := runServer(b, b.TempDir(), 0)
+	e, _ := benchEngine(b, url, "a")
+	opts := broker.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
+	var sp broker.StreamPosition
+	for i := 0; i < 100; i++ {
+		var err error
+		if sp, err = e.Publish(context.Background(), "h", make([]byte, 128), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		opts broker.HistoryOptions
+		want int
+	}{
+		{"all100", broker.HistoryOptions{Limit: -1}, 100},
+		{"since3", broker.HistoryOptions{Limit: -1, Since: &broker.StreamPosition{Offset: sp.Offset - 3, Epoch: sp.Epoch}}, 3},
+		{"position", broker.HistoryOptions{}, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				pubs, _, err := e.History(context.Background(), "h", c.opts)
+				if err != nil || len(pubs) != c.want {
+					b.Fatalf("%d publications, %v", len(pubs), err)
+				}
+			}
+		})
+	}
+}

@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 	var node func(t *testing.T) brokertest.Engines
 	node = func(t *testing.T) brokertest.Engines {
 		id := "node-" + strconv.FormatInt(n.Add(1), 10)
-		b, err := New(Options{URLs: []string{url}, Name: id, RequestTimeout: 5 * time.Second,
+		b, err := New(Options{URLs: []string{url}, Name: id, RequestTimeout: 10 * time.Second, // the suite reads 8000 publications under -race
 			PresenceTTL: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)

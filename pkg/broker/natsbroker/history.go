@@ -84,8 +84,8 @@ func conflict(err error) bool {
 
 // last reads the subject's newest message; seq 0 and no error when the
 // subject is empty.
-func (b *Broker) last(ctx context.Context, st jetstream.Stream, subject string, env *envelope) (uint64, error) {
-	m, err := st.GetLastMsgForSubject(ctx, subject)
+func (b *Broker) last(ctx context.Context, r *resources, subject string, env *envelope) (uint64, error) {
+	m, err := b.getMsg(ctx, r.stream, msgGetRequest{LastFor: subject})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
@@ -96,13 +96,13 @@ func (b *Broker) last(ctx context.Context, st jetstream.Stream, subject string, 
 	if err := env.decode(m.Data); err != nil {
 		return 0, err
 	}
-	return m.Sequence, nil
+	return m.Seq, nil
 }
 
 // append stores env on subject after the subject's current last message,
 // filling env.offset and env.epoch, and returns the stored sequence. A
 // duplicate msgID returns the first message's sequence and dup true.
-func (b *Broker) append(ctx context.Context, st jetstream.Stream, subject string, env *envelope, metaTTL time.Duration, msgID string) (seq uint64, dup bool, err error) {
+func (b *Broker) append(ctx context.Context, r *resources, subject string, env *envelope, metaTTL time.Duration, msgID string) (seq uint64, dup bool, err error) {
 	defer b.tails.lock(subject)()
 	cached, useCache := b.tails.get(subject)
 	var prev envelope
@@ -112,7 +112,7 @@ func (b *Broker) append(ctx context.Context, st jetstream.Stream, subject string
 		if useCache {
 			lastSeq, prev.offset, prev.epoch = cached.seq, cached.offset, cached.epoch
 			useCache = false
-		} else if lastSeq, err = b.last(ctx, st, subject, &prev); err != nil {
+		} else if lastSeq, err = b.last(ctx, r, subject, &prev); err != nil {
 			return 0, false, err
 		}
 		if lastSeq == 0 {
@@ -193,7 +193,7 @@ func (b *Broker) publishHistory(ctx context.Context, channel string, data []byte
 	subject := b.subj.historySubject(channel)
 	metaTTL := b.metaTTL(opts.HistoryMetaTTL, opts.HistoryTTL)
 	for {
-		seq, dup, err := b.append(ctx, r.history, subject, &env, metaTTL, msgID)
+		seq, dup, err := b.append(ctx, r, subject, &env, metaTTL, msgID)
 		if err != nil {
 			return broker.StreamPosition{}, err
 		}
@@ -201,12 +201,13 @@ func (b *Broker) publishHistory(ctx context.Context, channel string, data []byte
 			break
 		}
 		var first envelope
-		m, err := r.history.GetMsg(ctx, seq)
+		m, err := b.getMsg(ctx, r.stream, msgGetRequest{Seq: seq})
 		if errors.Is(err, jetstream.ErrMsgNotFound) { // trimmed since: the current position
-			_, err := b.last(ctx, r.history, subject, &first)
+			_, err := b.last(ctx, r, subject, &first)
 			return broker.StreamPosition{Offset: first.offset, Epoch: first.epoch}, err
 		}
 		if err != nil {
+			b.lost(err)
 			return broker.StreamPosition{}, unavailable(err)
 		}
 		if err := first.decode(m.Data); err != nil {
@@ -228,16 +229,9 @@ func (b *Broker) publishHistory(ctx context.Context, channel string, data []byte
 	return broker.StreamPosition{Offset: env.offset, Epoch: env.epoch}, nil
 }
 
-// directReads is how many messages History reads one request each (the
-// stream leader answers: always current) before it reads the rest through
-// one ordered consumer.
-const directReads = 32
-
 // History returns the channel's kept publications and position (see the
-// scheme above). The position is read from the stream leader; the
-// publications one request each up to directReads, then through an
-// ephemeral ordered consumer, up to the position's sequence, so that a
-// History after a Publish on any node sees it.
+// scheme above), read as read.go describes: the position from the stream
+// leader, the publications with a direct batch get up to the position.
 func (b *Broker) History(ctx context.Context, channel string, opts broker.HistoryOptions) ([]*broker.Publication, broker.StreamPosition, error) {
 	if err := b.usable(); err != nil {
 		return nil, broker.StreamPosition{}, err
@@ -250,7 +244,7 @@ func (b *Broker) History(ctx context.Context, channel string, opts broker.Histor
 	}
 	subject := b.subj.historySubject(channel)
 	var top envelope
-	lastSeq, err := b.last(ctx, r.history, subject, &top)
+	lastSeq, err := b.last(ctx, r, subject, &top)
 	if err != nil {
 		return nil, broker.StreamPosition{}, err
 	}
@@ -258,7 +252,7 @@ func (b *Broker) History(ctx context.Context, channel string, opts broker.Histor
 		// Fix the epoch: a marker at offset 0 (a concurrent writer wins
 		// and append reads its epoch).
 		top = envelope{kind: kindMarker, time: time.Now().UnixMilli()}
-		if _, _, err := b.append(ctx, r.history, subject, &top, b.metaTTL(opts.MetaTTL, 0), ""); err != nil {
+		if _, _, err := b.append(ctx, r, subject, &top, b.metaTTL(opts.MetaTTL, 0), ""); err != nil {
 			return nil, broker.StreamPosition{}, err
 		}
 		return nil, broker.StreamPosition{Offset: top.offset, Epoch: top.epoch}, nil
@@ -287,25 +281,9 @@ func (b *Broker) History(ctx context.Context, channel string, opts broker.Histor
 			pubs = append(pubs, env.publication())
 		}
 	}
-	for seq, reads := uint64(1), 0; seq <= lastSeq; reads++ {
-		if reads == directReads {
-			if err := b.scan(ctx, r.history, subject, seq, lastSeq, visit); err != nil {
-				return nil, broker.StreamPosition{}, err
-			}
-			break
-		}
-		m, err := r.history.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			b.lost(err)
-			return nil, broker.StreamPosition{}, unavailable(err)
-		}
-		seq = m.Sequence + 1
-		if m.Sequence <= lastSeq {
-			visit(m.Data)
-		}
+	if err := b.readRange(ctx, r.stream, subject, 1, lastSeq, visit); err != nil {
+		b.lost(err)
+		return nil, broker.StreamPosition{}, unavailable(err)
 	}
 	kept := pubs[:0]
 	for _, p := range pubs {
@@ -365,12 +343,12 @@ func (b *Broker) RemoveHistory(ctx context.Context, channel string) error {
 	}
 	subject := b.subj.historySubject(channel)
 	var top envelope
-	lastSeq, err := b.last(ctx, r.history, subject, &top)
+	lastSeq, err := b.last(ctx, r, subject, &top)
 	if err != nil || lastSeq == 0 {
 		return err
 	}
 	marker := envelope{kind: kindMarker, time: time.Now().UnixMilli()}
-	seq, _, err := b.append(ctx, r.history, subject, &marker, b.metaTTL(0, 0), "")
+	seq, _, err := b.append(ctx, r, subject, &marker, b.metaTTL(0, 0), "")
 	if err != nil {
 		return err
 	}
@@ -379,57 +357,4 @@ func (b *Broker) RemoveHistory(ctx context.Context, channel string) error {
 		b.lost(err)
 	}
 	return nil
-}
-
-// scan reads subject's messages from sequence from to last (inclusive)
-// through an ephemeral ordered consumer.
-func (b *Broker) scan(ctx context.Context, st jetstream.Stream, subject string, from, last uint64, visit func([]byte)) error {
-	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{subject},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		InactiveThreshold: 5 * time.Second,
-	})
-	if err != nil {
-		b.lost(err)
-		return unavailable(err)
-	}
-	defer func() {
-		if info := c.CachedInfo(); info != nil {
-			dctx, cancel := context.WithTimeout(context.Background(), b.opts.RequestTimeout)
-			_ = st.DeleteConsumer(dctx, info.Name)
-			cancel()
-		}
-	}()
-	for {
-		wait := time.Second
-		if d, ok := ctx.Deadline(); ok {
-			wait = max(time.Until(d)-10*time.Millisecond, time.Millisecond)
-		}
-		batch, err := c.Fetch(1024, jetstream.FetchMaxWait(wait))
-		if err != nil {
-			return unavailable(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			if md.Sequence.Stream > last {
-				return nil
-			}
-			visit(m.Data())
-			if md.Sequence.Stream == last || md.NumPending == 0 {
-				return nil
-			}
-		}
-		if err := batch.Error(); err != nil {
-			return unavailable(err)
-		}
-		if n == 0 { // nothing more stored (trimmed or expired meanwhile)
-			return nil
-		}
-	}
 }

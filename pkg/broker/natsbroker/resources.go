@@ -13,6 +13,7 @@ import (
 // server that lost them (memory storage, a new cluster) gets them back.
 type resources struct {
 	history  jetstream.Stream
+	stream   string // the history stream's name
 	presence jetstream.KeyValue
 	idem     jetstream.KeyValue
 }
@@ -45,9 +46,9 @@ func (b *Broker) resources(ctx context.Context) (*resources, error) {
 		MaxMsgsPerSubject: -1,
 		Duplicates:        b.opts.IdempotencyWindow,
 		AllowMsgTTL:       true,
-		// Reads go to the stream leader, so that a History right after a
-		// Publish on another node sees it.
-		AllowDirect: false,
+		// Range reads go to any replica in sync, checked against the
+		// leader's position (read.go).
+		AllowDirect: true,
 		// The stream delivers what it stored, in stream order, to the live
 		// subjects: subscribers see offsets in order, and a publish refused
 		// by the offset check is never delivered.
@@ -79,7 +80,7 @@ func (b *Broker) resources(ctx context.Context) (*resources, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	r := &resources{history: st, presence: pr, idem: id}
+	r := &resources{history: st, stream: st.CachedInfo().Config.Name, presence: pr, idem: id}
 	b.res.Store(r)
 	return r, nil
 }
