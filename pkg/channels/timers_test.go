@@ -43,8 +43,11 @@ func TestPingPong(t *testing.T) {
 	// An unanswered ping: close 3012 after the pong timeout.
 	at := time.Now()
 	c.expectClose(3012)
-	if d := time.Since(at); d < 350*time.Millisecond { // less the ping's own trip
-		t.Fatalf("closed %v after the ping, before the pong timeout", d)
+	// The ping left the server before it reached us: on a loaded machine
+	// its trip can eat into the 400ms, so the bound keeps a margin for it
+	// and still catches a close that does not wait for the pong at all.
+	if d := time.Since(at); d < 250*time.Millisecond {
+		t.Fatalf("closed %v after the ping, before the 400ms pong timeout", d)
 	}
 }
 
