@@ -5,9 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
-
-	"github.com/golang-jwt/jwt/v5"
+	"time"
 )
 
 // Override changes a namespace option for one subscription (claim "override",
@@ -72,9 +73,55 @@ type subOptionsClaim struct {
 	Override   *overrideClaim  `json:"override"`
 }
 
+// registered are the RFC 7519 claims Centrifugo checks; iat and jti are not
+// used and not decoded.
+type registered struct {
+	Subject   string      `json:"sub"`
+	Issuer    string      `json:"iss"`
+	Audience  audience    `json:"aud"`
+	ExpiresAt numericDate `json:"exp"`
+	NotBefore numericDate `json:"nbf"`
+}
+
+// numericDate is RFC 7519's NumericDate: seconds since the epoch, fractions
+// allowed; null is absent. A value, not a pointer, to save an allocation.
+type numericDate struct {
+	set bool
+	t   time.Time
+}
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = numericDate{}
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1<<62/1e9 {
+		return fmt.Errorf("NumericDate must be a number of seconds, got %.20q", b)
+	}
+	sec, frac := math.Modf(f)
+	*d = numericDate{set: true, t: time.Unix(int64(sec), int64(frac*1e9))}
+	return nil
+}
+
+// audience is "aud": one string or an array of strings (RFC 7519 section 4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}
+
 // connectClaims are Centrifugo's ConnectTokenClaims.
 type connectClaims struct {
-	jwt.RegisteredClaims
+	registered
 	ExpireAt   *int64                     `json:"expire_at"`
 	Info       json.RawMessage            `json:"info"`
 	Base64Info string                     `json:"b64info"`
@@ -86,7 +133,7 @@ type connectClaims struct {
 
 // subscribeClaims are Centrifugo's SubscribeTokenClaims.
 type subscribeClaims struct {
-	jwt.RegisteredClaims
+	registered
 	subOptionsClaim
 	Channel  string `json:"channel"`
 	Client   string `json:"client"`
@@ -132,15 +179,15 @@ func rawOrBase64(raw json.RawMessage, b64, claim string) ([]byte, error) {
 
 // expireAt applies Centrifugo's rule: "expire_at" when present (<= 0: never),
 // else "exp", else 0.
-func expireAt(claim *int64, rc *jwt.RegisteredClaims) int64 {
+func expireAt(claim *int64, rc *registered) int64 {
 	if claim != nil {
 		if *claim > 0 {
 			return *claim
 		}
 		return 0
 	}
-	if rc.ExpiresAt != nil {
-		return rc.ExpiresAt.Unix()
+	if rc.ExpiresAt.set {
+		return rc.ExpiresAt.t.Unix()
 	}
 	return 0
 }

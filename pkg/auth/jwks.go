@@ -53,6 +53,7 @@ type jwks struct {
 	ttl        time.Duration
 	minRefetch time.Duration
 	client     *http.Client
+	transport  *http.Transport
 	log        *zap.Logger
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -82,11 +83,14 @@ func newJWKS(rawURL string, ttl time.Duration, log *zap.Logger) (*jwks, error) {
 		ttl = DefaultJWKSCacheTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// Our own transport, so that Close can drop its idle connections.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	return &jwks{
 		url:        rawURL,
 		ttl:        ttl,
 		minRefetch: jwksMinRefetch,
-		client:     &http.Client{Timeout: jwksFetchTimeout},
+		client:     &http.Client{Timeout: jwksFetchTimeout, Transport: tr},
+		transport:  tr,
 		log:        log,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -99,12 +103,12 @@ func (j *jwks) close() {
 	j.mu.Unlock()
 	j.cancel()
 	j.wg.Wait()
+	j.transport.CloseIdleConnections()
 }
 
 // jwksKey is the jwt.Keyfunc for JWKS mode: the key named by the token's kid,
 // if its type (and "alg", when the JWK has one) fits the token's algorithm.
-func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
+func (v *Verifier) jwksKey(ctx context.Context, method jwt.SigningMethod, kid string) (any, error) {
 	if kid == "" {
 		return nil, errNoKid
 	}
@@ -112,10 +116,10 @@ func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.alg != "" && k.alg != t.Method.Alg() && !(k.alg == "Ed25519" && t.Method.Alg() == "EdDSA") {
+	if k.alg != "" && k.alg != method.Alg() && !(k.alg == "Ed25519" && method.Alg() == "EdDSA") {
 		return nil, errAlgMismatch
 	}
-	switch m := t.Method.(type) {
+	switch m := method.(type) {
 	case *jwt.SigningMethodRSA:
 		if _, ok := k.key.(*rsa.PublicKey); ok {
 			return k.key, nil
@@ -134,7 +138,8 @@ func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
 
 // get returns the key of kid. It fetches the set when the cache is empty or
 // older than ttl, or when kid is unknown (at most once per minRefetch), and
-// waits for a running fetch instead of starting another.
+// waits for a running fetch instead of starting another. A hit in the last
+// tenth of the ttl starts a fetch without waiting for it.
 func (j *jwks) get(ctx context.Context, kid string) (jwk, error) {
 	j.mu.Lock()
 	waited := false
@@ -147,6 +152,12 @@ func (j *jwks) get(ctx context.Context, kid string) (jwk, error) {
 		fresh := !j.fetchedAt.IsZero() && now.Sub(j.fetchedAt) < j.ttl
 		if fresh {
 			if k, ok := j.keys[kid]; ok {
+				// Refresh ahead: in the last tenth of the TTL a hit starts a
+				// background fetch, so that a busy verifier's cache does not
+				// expire under it and make verifications wait.
+				if j.inflight == nil && now.Sub(j.fetchedAt) > j.ttl-j.ttl/10 && now.Sub(j.lastAttempt) >= j.minRefetch {
+					j.startFetch(now)
+				}
 				j.mu.Unlock()
 				return k, nil
 			}

@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,17 +33,17 @@ func (v *Verifier) VerifyConnectToken(ctx context.Context, token string) (Connec
 	if err != nil {
 		return ConnectToken{}, v.fail("connect", err)
 	}
-	if err := v.checkRegistered(&c.RegisteredClaims); err != nil {
+	if err := v.checkRegistered(&c.registered); err != nil {
 		return ConnectToken{}, v.fail("connect", err)
 	}
 	if c.Channel != "" {
 		return ConnectToken{}, v.fail("connect", errChannelInConnect)
 	}
-	if err := checkTime(&c.RegisteredClaims, time.Now()); err != nil {
+	if err := checkTime(&c.registered, time.Now()); err != nil {
 		return ConnectToken{}, v.fail("connect", err)
 	}
 	ct := ConnectToken{
-		ExpireAt: expireAt(c.ExpireAt, &c.RegisteredClaims),
+		ExpireAt: expireAt(c.ExpireAt, &c.registered),
 		Channels: c.Channels,
 		Meta:     c.Meta,
 	}
@@ -64,7 +67,7 @@ func (v *Verifier) VerifyConnectToken(ctx context.Context, token string) (Connec
 			ct.Subs[ch] = so
 		}
 	}
-	if ct.UserID, err = v.userID(&c.RegisteredClaims, payload); err != nil {
+	if ct.UserID, err = v.userID(&c.registered, payload); err != nil {
 		return ConnectToken{}, v.fail("connect", err)
 	}
 	return ct, nil
@@ -80,10 +83,10 @@ func (v *Verifier) VerifySubscribeToken(ctx context.Context, token string) (Subs
 	if err != nil {
 		return SubscribeToken{}, v.fail("subscribe", err)
 	}
-	if err := v.checkRegistered(&c.RegisteredClaims); err != nil {
+	if err := v.checkRegistered(&c.registered); err != nil {
 		return SubscribeToken{}, v.fail("subscribe", err)
 	}
-	if err := checkTime(&c.RegisteredClaims, time.Now()); err != nil {
+	if err := checkTime(&c.registered, time.Now()); err != nil {
 		return SubscribeToken{}, v.fail("subscribe", err)
 	}
 	if c.Channel == "" {
@@ -92,7 +95,7 @@ func (v *Verifier) VerifySubscribeToken(ctx context.Context, token string) (Subs
 	st := SubscribeToken{
 		Channel:  c.Channel,
 		Client:   c.Client,
-		ExpireAt: expireAt(c.ExpireAt, &c.RegisteredClaims),
+		ExpireAt: expireAt(c.ExpireAt, &c.registered),
 		Override: c.Override.toOverride(),
 	}
 	if st.Info, err = rawOrBase64(c.Info, c.Base64Info, "b64info"); err != nil {
@@ -101,34 +104,92 @@ func (v *Verifier) VerifySubscribeToken(ctx context.Context, token string) (Subs
 	if st.Data, err = rawOrBase64(c.Data, c.Base64Data, "b64data"); err != nil {
 		return SubscribeToken{}, v.fail("subscribe", err)
 	}
-	if st.UserID, err = v.userID(&c.RegisteredClaims, payload); err != nil {
+	if st.UserID, err = v.userID(&c.registered, payload); err != nil {
 		return SubscribeToken{}, v.fail("subscribe", err)
 	}
 	return st, nil
 }
 
-// parse checks the token's format and signature and decodes its claims into
-// claims. It returns the raw payload only when a custom user id claim needs it.
-func (v *Verifier) parse(ctx context.Context, token string, claims jwt.Claims) ([]byte, error) {
+var (
+	errEmpty     = errors.New("empty token")
+	errSegments  = errors.New("token must have three dot-separated segments")
+	errNoAlg     = errors.New(`header has no known "alg"`)
+	errNotObject = errors.New("claims are not a JSON object")
+)
+
+// parse verifies the token's JWS compact form (RFC 7515 section 7.1) and
+// decodes its claims into claims; it returns the decoded payload. The signature
+// is checked before the payload is base64- or JSON-decoded, so a forged token
+// costs one header decode and one signature check. golang-jwt supplies the
+// signature algorithms; the framing is done here to avoid its per-token header
+// map and string joins.
+func (v *Verifier) parse(ctx context.Context, token string, claims any) ([]byte, error) {
 	if token == "" {
-		return nil, errors.New("empty token")
+		return nil, errEmpty
 	}
-	kf := v.keyFunc
+	i := strings.IndexByte(token, '.')
+	if i < 0 {
+		return nil, errSegments
+	}
+	j := strings.IndexByte(token[i+1:], '.')
+	if j < 0 {
+		return nil, errSegments
+	}
+	j += i + 1
+	if strings.IndexByte(token[j+1:], '.') >= 0 {
+		return nil, errSegments
+	}
+	hdrJSON, err := base64.RawURLEncoding.DecodeString(token[:i])
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	var hdr struct {
+		Alg string          `json:"alg"`
+		Kid json.RawMessage `json:"kid"` // only JWKS mode needs it to be a string
+	}
+	if err := json.Unmarshal(hdrJSON, &hdr); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	method := jwt.GetSigningMethod(hdr.Alg)
+	if method == nil {
+		return nil, errNoAlg
+	}
+	var key any
 	if v.jwks != nil {
-		kf = func(t *jwt.Token) (any, error) { return v.jwksKey(ctx, t) }
+		var kid string
+		if len(hdr.Kid) > 0 && hdr.Kid[0] == '"' {
+			_ = json.Unmarshal(hdr.Kid, &kid)
+		}
+		key, err = v.jwksKey(ctx, method, kid)
+	} else {
+		key, err = v.staticKey(method)
 	}
-	if _, err := v.parser.ParseWithClaims(token, claims, kf); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	if v.userPath == nil {
-		return nil, nil
+	sig, err := base64.RawURLEncoding.DecodeString(token[j+1:])
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
 	}
-	// The signature is valid, so the token has three segments.
-	p := token[strings.IndexByte(token, '.')+1:]
-	return v.parser.DecodeSegment(p[:strings.IndexByte(p, '.')])
+	if err := method.Verify(token[:j], sig, key); err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(token[i+1 : j])
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	// RFC 7519 section 7.2 step 10: the claims are a JSON object; "null" would
+	// otherwise decode as an empty claim set.
+	if p := bytes.TrimLeft(payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return nil, errNotObject
+	}
+	if err := json.Unmarshal(payload, claims); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	return payload, nil
 }
 
-func (v *Verifier) checkRegistered(rc *jwt.RegisteredClaims) error {
+func (v *Verifier) checkRegistered(rc *registered) error {
 	if v.audience != "" && !hasAudience(rc.Audience, v.audience) {
 		return errAudience
 	}
@@ -138,7 +199,7 @@ func (v *Verifier) checkRegistered(rc *jwt.RegisteredClaims) error {
 	return nil
 }
 
-func hasAudience(auds jwt.ClaimStrings, want string) bool {
+func hasAudience(auds audience, want string) bool {
 	for _, a := range auds {
 		if a == want {
 			return true
@@ -149,17 +210,17 @@ func hasAudience(auds jwt.ClaimStrings, want string) bool {
 
 // checkTime is cristalhq/jwt's IsValidExpiresAt and IsValidNotBefore, as
 // Centrifugo uses them: valid when exp is after now and nbf before now, no leeway.
-func checkTime(rc *jwt.RegisteredClaims, now time.Time) error {
-	if rc.ExpiresAt != nil && !rc.ExpiresAt.After(now) {
+func checkTime(rc *registered, now time.Time) error {
+	if rc.ExpiresAt.set && !rc.ExpiresAt.t.After(now) {
 		return ErrTokenExpired
 	}
-	if rc.NotBefore != nil && !rc.NotBefore.Before(now) {
+	if rc.NotBefore.set && !rc.NotBefore.t.Before(now) {
 		return ErrTokenExpired
 	}
 	return nil
 }
 
-func (v *Verifier) userID(rc *jwt.RegisteredClaims, payload []byte) (string, error) {
+func (v *Verifier) userID(rc *registered, payload []byte) (string, error) {
 	if v.userPath == nil {
 		return rc.Subject, nil
 	}
@@ -173,6 +234,8 @@ func (v *Verifier) fail(kind string, err error) error {
 		v.log.Debug("auth: token expired", zap.String("token", kind))
 		return ErrTokenExpired
 	}
-	v.log.Debug("auth: invalid token", zap.String("token", kind), zap.String("reason", err.Error()))
+	if ce := v.log.Check(zap.DebugLevel, "auth: invalid token"); ce != nil {
+		ce.Write(zap.String("token", kind), zap.String("reason", err.Error()))
+	}
 	return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 }

@@ -3,7 +3,10 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -356,6 +359,92 @@ func TestUserIDClaim(t *testing.T) {
 		st, err := v.VerifySubscribeToken(ctx, hs256(t, sc))
 		if err != nil || st.UserID != c.want {
 			t.Errorf("subscribe %q %v: got %q, %v; want %q", c.claim, c.claims, st.UserID, err, c.want)
+		}
+	}
+}
+
+func TestRegisteredClaimTypes(t *testing.T) {
+	v := newHMAC(t)
+	now := time.Now()
+	for _, c := range []struct {
+		name   string
+		claims jwt.MapClaims
+		want   error
+		expire int64
+	}{
+		{"exp fractional", jwt.MapClaims{"exp": float64(now.Unix()) + 3600.5}, nil, now.Unix() + 3600},
+		{"exp fractional past", jwt.MapClaims{"exp": float64(now.Unix()) - 0.5}, ErrTokenExpired, 0},
+		{"exp exponent", jwt.MapClaims{"exp": json.Number("4e9")}, nil, 4000000000},
+		{"exp null", jwt.MapClaims{"exp": nil}, nil, 0},
+		{"exp string", jwt.MapClaims{"exp": "4000000000"}, ErrInvalidToken, 0},
+		{"exp huge", jwt.MapClaims{"exp": json.Number("1e300")}, ErrInvalidToken, 0},
+		{"nbf string", jwt.MapClaims{"nbf": "0"}, ErrInvalidToken, 0},
+		{"aud number", jwt.MapClaims{"aud": 1}, ErrInvalidToken, 0},
+		{"aud list of numbers", jwt.MapClaims{"aud": []int{1}}, ErrInvalidToken, 0},
+		{"iat and jti ignored", jwt.MapClaims{"iat": "whatever", "jti": 5}, nil, 0},
+	} {
+		ct, err := v.VerifyConnectToken(ctx, hs256(t, c.claims))
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			continue
+		}
+		if err == nil && ct.ExpireAt != c.expire {
+			t.Errorf("%s: ExpireAt %d, want %d", c.name, ct.ExpireAt, c.expire)
+		}
+	}
+}
+
+func TestHeaderForms(t *testing.T) {
+	v := newHMAC(t)
+	mk := func(hdr string) string {
+		h := base64.RawURLEncoding.EncodeToString([]byte(hdr))
+		p := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"h"}`))
+		m := hmac.New(sha256.New, []byte(testSecret))
+		m.Write([]byte(h + "." + p))
+		return h + "." + p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	for hdr, ok := range map[string]bool{
+		`{"alg":"HS256"}`:                      true,
+		`{"alg":"HS256","typ":"JWT","kid":7}`:  true, // kid unused with static keys
+		`{"alg":"HS256","kid":"x"}`:            true,
+		`{"alg":"hs256"}`:                      false,
+		`{"alg":["HS256"]}`:                    false,
+		`{}`:                                   false,
+		`[]`:                                   false,
+		`{"alg":"HS256"`:                       false,
+		`{"alg":"none"}`:                       false,
+		`{"alg":"HS256","alg":"none"}`:         false, // last key wins in encoding/json
+		`{"alg":"none","alg":"HS256"}`:         true,
+		`{"alg":"HS256","crit":["exp"]} extra`: false,
+	} {
+		ct, err := v.VerifyConnectToken(ctx, mk(hdr))
+		if (err == nil) != ok || ok && ct.UserID != "h" {
+			t.Errorf("%s: %+v, %v", hdr, ct, err)
+		}
+	}
+	good := mk(`{"alg":"HS256"}`)
+	for name, tok := range map[string]string{
+		"padding":        good + "=",
+		"four segments":  good + ".x",
+		"std base64 sig": good[:strings.LastIndexByte(good, '.')+1] + strings.NewReplacer("-", "+", "_", "/").Replace(good[strings.LastIndexByte(good, '.')+1:]) + "+",
+		"leading space":  " " + good,
+	} {
+		if _, err := v.VerifyConnectToken(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestPayloadMustBeObject(t *testing.T) {
+	v := newHMAC(t)
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`))
+	for payload, ok := range map[string]bool{`{}`: true, ` {"sub":"x"}`: true, `null`: false, `[]`: false, `"x"`: false, ``: false, `{} x`: false} {
+		p := base64.RawURLEncoding.EncodeToString([]byte(payload))
+		m := hmac.New(sha256.New, []byte(testSecret))
+		m.Write([]byte(h + "." + p))
+		_, err := v.VerifyConnectToken(ctx, h+"."+p+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+		if (err == nil) != ok || err != nil && !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%q: %v", payload, err)
 		}
 	}
 }

@@ -82,6 +82,9 @@ type PublishOptions struct {
 type HistoryOptions struct {
 	// Since, when not nil, returns publications after Since.Offset (before
 	// it when Reverse). The engine does not compare epochs: callers do.
+	// An offset older than the oldest kept publication reads from the
+	// oldest kept one (the caller detects the gap); Reverse with offset 0
+	// returns none.
 	Since *StreamPosition
 	// Limit is the most publications returned: 0 returns only the stream
 	// position, a negative value returns all that are kept.
@@ -95,6 +98,11 @@ type HistoryOptions struct {
 // EventHandler receives what an engine delivers to this node. Calls for one
 // channel come in publication order, never concurrently for that channel;
 // they must not block (the handler queues frames and returns).
+//
+// A handler must not call the engine's Publish, PublishJoin, PublishLeave,
+// PublishControl or Close from within a call: an engine may deliver while
+// it holds the channel's publish lock (the memory engine does, to keep the
+// order), so such a call can deadlock. Hand that work to another goroutine.
 type EventHandler interface {
 	// HandlePublication delivers a publication to this node's subscribers
 	// of channel. sp is the stream position after it (zero without
@@ -124,7 +132,8 @@ type Broker interface {
 	// Publish stores pub in history (when opts ask for it) and delivers it
 	// to every subscribed node, this one included. Publications to one
 	// channel get contiguous offsets, whichever node publishes them. It
-	// returns the publication's stream position.
+	// sets Publication.Time and returns the publication's stream position
+	// (zero without history).
 	Publish(ctx context.Context, channel string, data []byte, opts PublishOptions) (StreamPosition, error)
 	// PublishJoin and PublishLeave deliver join/leave events.
 	PublishJoin(ctx context.Context, channel string, info *ClientInfo) error
@@ -153,7 +162,12 @@ type PresenceStats struct {
 // PresenceManager keeps who is subscribed to channels with presence on.
 // Entries live for the manager's TTL unless refreshed by AddPresence again,
 // so that entries of a node that died disappear by themselves; the node
-// refreshes its own clients' entries from its shared ticker.
+// refreshes its own clients' entries from its shared ticker. (The memory
+// engine, one node in one process, keeps entries until RemovePresence
+// unless MemoryOptions.PresenceTTL is set.) Presence returns a new map,
+// empty and not nil when the channel has no entries; NumUsers counts
+// distinct UserIDs, all anonymous clients ("") as one user, as centrifuge
+// does.
 type PresenceManager interface {
 	AddPresence(ctx context.Context, channel string, info *ClientInfo) error
 	RemovePresence(ctx context.Context, channel, clientID, userID string) error

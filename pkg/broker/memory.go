@@ -69,7 +69,15 @@ type MemoryStats struct {
 
 // Memory is a Broker and PresenceManager for a single node that keeps
 // everything in process memory. Streams, subscriptions and presence are
-// sharded by channel hash so that cores do not contend on one lock.
+// sharded by channel hash so that cores do not contend on one lock; one
+// sweeper goroutine per engine expires what is due (no goroutine or timer
+// per channel).
+//
+// What it holds is bounded by: HistorySize publications younger than
+// HistoryTTL per stream; MaxStreams streams (else streams live for their
+// meta TTL after their last use); idempotency results for their TTL;
+// presence entries until removed (or PresenceTTL); one subscription per
+// channel this node subscribed. Stats reports the totals.
 type Memory struct {
 	opts  MemoryOptions
 	start time.Time // monotonic base of expiry times

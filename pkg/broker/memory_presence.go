@@ -40,7 +40,7 @@ func (m *Memory) AddPresence(ctx context.Context, channel string, info *ClientIn
 	cp := *info
 	e := presenceEntry{info: &cp}
 	if m.opts.PresenceTTL > 0 {
-		e.expires = m.now() + int64(m.opts.PresenceTTL)
+		e.expires = addSat(m.now(), int64(m.opts.PresenceTTL))
 	}
 	p := m.presenceShard(channel)
 	p.mu.Lock()

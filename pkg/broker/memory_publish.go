@@ -69,7 +69,9 @@ func (m *Memory) Publish(ctx context.Context, channel string, data []byte, opts 
 		if ttl <= 0 {
 			ttl = DefaultIdempotentResultTTL
 		}
-		s.idem[key] = idemResult{sp: sp, expires: now + int64(ttl)}
+		exp := addSat(now, int64(ttl))
+		s.idem[key] = idemResult{sp: sp, expires: exp}
+		s.expiresAt(exp)
 	}
 	_, subscribed := s.subs[channel]
 	s.mu.Unlock()

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"math"
 	"math/rand/v2"
 	"sync"
 )
@@ -18,6 +19,9 @@ type shard struct {
 	idem       map[idemKey]idemResult
 	pubs       int   // publications held by streams
 	bytes      int64 // their pubSize
+	// nextExpire is no later than the earliest expiry in the shard, so
+	// that the sweeper skips shards where nothing can have expired.
+	nextExpire int64
 }
 
 type idemKey struct{ channel, key string }
@@ -50,6 +54,7 @@ func (s *shard) init(maxStreams int) {
 	s.subs = make(map[string]struct{})
 	s.idem = make(map[idemKey]idemResult)
 	s.maxStreams = maxStreams
+	s.nextExpire = math.MaxInt64
 	s.lru.next, s.lru.prev = &s.lru, &s.lru
 }
 
@@ -81,8 +86,16 @@ func (s *shard) stream(channel string, now, metaTTL int64, create bool) *stream 
 		s.lru.prev.next = st
 		s.lru.prev = st
 	}
-	st.metaExpires = now + metaTTL
+	st.metaExpires = addSat(now, metaTTL)
+	s.expiresAt(st.metaExpires)
 	return st
+}
+
+// expiresAt notes that something in the shard expires at t.
+func (s *shard) expiresAt(t int64) {
+	if t < s.nextExpire {
+		s.nextExpire = t
+	}
 }
 
 // drop forgets st entirely: publications, position and epoch.
@@ -121,13 +134,15 @@ func (s *shard) add(st *stream, pub *Publication, size int, ttl, now int64) Stre
 		s.popFront(st)
 	}
 	s.trim(st, now)
+	// The oldest kept expires first, under the latest TTL.
+	s.expiresAt(addSat(st.items[st.head].at, st.ttl))
 	return StreamPosition{Offset: st.top, Epoch: st.epoch}
 }
 
 // trim drops the publications older than st.ttl. Items are in acceptance
 // order and share the stream's latest ttl, so expired ones are a prefix.
 func (s *shard) trim(st *stream, now int64) {
-	for st.head < len(st.items) && st.items[st.head].at+st.ttl <= now {
+	for st.head < len(st.items) && now-st.items[st.head].at >= st.ttl {
 		s.popFront(st)
 	}
 	if st.head == len(st.items) {
@@ -193,6 +208,15 @@ func (st *stream) get(opts HistoryOptions) []*Publication {
 		}
 	}
 	return out
+}
+
+// addSat is a+b for b >= 0, saturating, so that a TTL meant as "forever"
+// (math.MaxInt64) does not wrap into the past.
+func addSat(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // pubSize is what Stats.Bytes counts for pub.

@@ -1,6 +1,9 @@
 package broker
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // sweep is the engine's one background goroutine: every SweepInterval it
 // drops expired publications, stream metas, idempotency results and
@@ -28,21 +31,34 @@ func (m *Memory) sweep() {
 	}
 }
 
+// sweep drops what expired in the shard and recomputes nextExpire; a shard
+// where nothing can have expired is not walked.
 func (s *shard) sweep(now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now < s.nextExpire {
+		return
+	}
+	next := int64(math.MaxInt64)
 	for _, st := range s.streams {
 		if st.metaExpires <= now {
 			s.drop(st)
-		} else {
-			s.trim(st, now)
+			continue
+		}
+		s.trim(st, now)
+		next = min(next, st.metaExpires)
+		if st.head < len(st.items) {
+			next = min(next, addSat(st.items[st.head].at, st.ttl))
 		}
 	}
 	for k, r := range s.idem {
 		if r.expires <= now {
 			delete(s.idem, k)
+		} else {
+			next = min(next, r.expires)
 		}
 	}
+	s.nextExpire = next
 }
 
 func (p *presenceShard) sweep(now int64) {

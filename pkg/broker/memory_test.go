@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,5 +249,70 @@ func TestMemoryPublishBeforeRun(t *testing.T) {
 	}
 	if err := m.PublishControl(ctx, nil, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMemoryTTLForever: the largest durations mean "never", not an
+// overflow into the past.
+func TestMemoryTTLForever(t *testing.T) {
+	const forever = time.Duration(1<<63 - 1)
+	m := newMemory(t, broker.MemoryOptions{PresenceTTL: forever, SweepInterval: 10 * time.Millisecond})
+	opts := broker.PublishOptions{HistorySize: 5, HistoryTTL: forever, HistoryMetaTTL: forever,
+		IdempotencyKey: "k", IdempotentResultTTL: forever}
+	first, err := m.Publish(ctx, "a", []byte("x"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AddPresence(ctx, "a", &broker.ClientInfo{ClientID: "c"})
+	time.Sleep(50 * time.Millisecond) // a few sweeps
+	if again, _ := m.Publish(ctx, "a", []byte("y"), opts); again != first {
+		t.Fatalf("idempotent result lost: %+v, want %+v", again, first)
+	}
+	pubs, sp, _ := m.History(ctx, "a", broker.HistoryOptions{Limit: -1, MetaTTL: forever})
+	if len(pubs) != 1 || sp != first {
+		t.Fatalf("history %d publications at %+v, want 1 at %+v", len(pubs), sp, first)
+	}
+	if st := m.Stats(); st.PresenceEntries != 1 || st.Publications != 1 || st.IdempotentResults != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// slowHandler blocks in HandlePublication until release is closed.
+type slowHandler struct {
+	nopHandler
+	entered chan struct{}
+	release chan struct{}
+	done    atomic.Bool
+}
+
+func (h *slowHandler) HandlePublication(ch string, p *broker.Publication, sp broker.StreamPosition) {
+	close(h.entered)
+	<-h.release
+	h.done.Store(true)
+}
+
+// TestMemoryCloseWaitsForDelivery: Close returns only after a delivery in
+// progress has returned, so nothing reaches the handler after Close.
+func TestMemoryCloseWaitsForDelivery(t *testing.T) {
+	m := broker.NewMemory(broker.MemoryOptions{})
+	h := &slowHandler{entered: make(chan struct{}), release: make(chan struct{})}
+	m.Run(h)
+	m.Subscribe("a")
+	go m.Publish(ctx, "a", []byte("x"), broker.PublishOptions{})
+	<-h.entered
+	closed := make(chan struct{})
+	go func() {
+		m.Close(ctx)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a delivery was in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(h.release)
+	<-closed
+	if !h.done.Load() {
+		t.Fatal("Close returned before the delivery did")
 	}
 }

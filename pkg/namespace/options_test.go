@@ -131,6 +131,12 @@ func TestJSON(t *testing.T) {
 		}
 	}
 	var n Namespace
+	for _, bad := range []string{`{"name":1}`, `{"name":"x","history_ttl":"x"}`, `[`} {
+		if err := json.Unmarshal([]byte(bad), &n); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	n = Namespace{}
 	if err := json.Unmarshal([]byte(`{"name":"x","presence":true,"history_ttl":"1s"}`), &n); err != nil || n.Name != "x" || !n.Presence || n.HistoryTTL != time.Second {
 		t.Fatal(n, err)
 	}

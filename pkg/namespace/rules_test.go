@@ -285,3 +285,17 @@ func TestNewCopiesConfig(t *testing.T) {
 		t.Fatal("Config changed with the caller's slice")
 	}
 }
+
+func TestNamespaceLookup(t *testing.T) {
+	r := mustNew(t, Config{Namespaces: []Namespace{{Name: "chat", Options: Options{ForceRecoveryMode: "cache", HistoryMetaTTL: time.Hour}}}})
+	o, ok := r.Namespace("chat")
+	if !ok || o.RecoveryMode() != "cache" || o.MetaTTL() != time.Hour {
+		t.Fatal(o, ok)
+	}
+	if o, ok := r.Namespace("nope"); ok || o != nil {
+		t.Fatal(o, ok)
+	}
+	if o, ok := r.Namespace(""); !ok || o == nil {
+		t.Fatal("without_namespace missing")
+	}
+}

@@ -325,3 +325,75 @@ func testClose(t *testing.T, e *env) {
 	}
 	_ = e.Broker.Close(e.ctx) // a second Close must not panic
 }
+
+// testConcurrentReads: History during concurrent publishing returns one
+// snapshot: contiguous offsets from 1 whose last is the returned position,
+// positions never going back. Recovery compares the last returned offset
+// with the position (protocol section 6, step 3): a position read apart
+// from the publications makes recovery during a burst fail for nothing.
+func testConcurrentReads(t *testing.T, e *env) {
+	const writers, each, readers = 4, 250, 2
+	ch := e.ch("a")
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := e.Broker.Publish(e.ctx, ch, []byte("x"), keep(writers*each)); err != nil {
+					t.Errorf("publish: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	var rg sync.WaitGroup
+	reads := make([]int, readers)
+	for r := 0; r < readers; r++ {
+		rg.Add(1)
+		go func(r int) {
+			defer rg.Done()
+			var last uint64
+			for {
+				pubs, sp, err := e.Broker.History(e.ctx, ch, broker.HistoryOptions{Limit: -1})
+				if err != nil {
+					t.Errorf("history: %v", err)
+					return
+				}
+				reads[r]++
+				if sp.Offset < last {
+					t.Errorf("position went back from %d to %d", last, sp.Offset)
+					return
+				}
+				last = sp.Offset
+				if uint64(len(pubs)) != sp.Offset {
+					t.Errorf("position %d with %d publications", sp.Offset, len(pubs))
+					return
+				}
+				for i, p := range pubs {
+					if p.Offset != uint64(i+1) {
+						t.Errorf("publication %d has offset %d", i, p.Offset)
+						return
+					}
+				}
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		}(r)
+	}
+	wg.Wait()
+	close(done)
+	rg.Wait()
+	if t.Failed() {
+		return
+	}
+	pubs, sp := e.history(t, ch, broker.HistoryOptions{Limit: -1})
+	if len(pubs) != writers*each || sp.Offset != writers*each {
+		t.Fatalf("after: %d publications, position %+v", len(pubs), sp)
+	}
+	t.Logf("reads during publishing: %v", reads)
+}
