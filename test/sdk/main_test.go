@@ -27,6 +27,7 @@ const (
 
 var (
 	gw       *gatewaytest.Process
+	bin      string // the gateway binary, for tests that start their own
 	repoRoot string
 	nodeDir  string
 )
@@ -39,7 +40,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	bin, cleanup, err := gatewaytest.BuildTemp()
+	var cleanup func()
+	var err error
+	bin, cleanup, err = gatewaytest.BuildTemp()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

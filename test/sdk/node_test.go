@@ -67,7 +67,7 @@ func runScenarios(t *testing.T, format string, deflate bool) {
 	})
 	out := runNode(t, 60*time.Second, "scenario.mjs", string(opts))
 	reports := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range splitLines(out) {
 		var r struct {
 			Scenario string `json:"scenario"`
 		}
@@ -153,4 +153,8 @@ func checkReport(t *testing.T, lines []string) {
 	if done != checks || checks == 0 {
 		t.Fatalf("the script says %d checks, %d reported", done, checks)
 	}
+}
+
+func splitLines(out []byte) []string {
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
