@@ -88,7 +88,7 @@ func chatOptions(name string, historySize int) map[string]any {
 }
 
 // gatewayConfig: tokens required (HS256), compression offered to clients
-// that ask, expiry closes one second after exp, namespaces chat (history
+// that ask, expiry closes two seconds after exp, namespaces chat (history
 // 100: recovery of 50 fits), brief (history 10: it does not) and secret
 // (private channels "$secret:...": a subscription token is required).
 func gatewayConfig() map[string]any {
@@ -105,9 +105,11 @@ func gatewayConfig() map[string]any {
 			"path":    "/connection/websocket",
 			"client": map[string]any{
 				"allow_anonymous_connect_without_token": false,
-				"expired_close_delay":                   "1s",
-				"expired_sub_close_delay":               "1s",
-				"token":                                 map[string]any{"hmac_secret_key": tokenSecret},
+				// The SDKs refresh ttl whole seconds after the reply, up to
+				// a second past exp: the delay leaves them time to.
+				"expired_close_delay":     "2s",
+				"expired_sub_close_delay": "2s",
+				"token":                   map[string]any{"hmac_secret_key": tokenSecret},
 			},
 			"channel": map[string]any{"namespaces": []map[string]any{
 				chatOptions("chat", 100), chatOptions("brief", 10), secret,

@@ -18,8 +18,10 @@ var scenarios = []string{
 	"presence",       // presence and presence_stats of two users; join and leave pushes
 	"history",        // all, limit + reverse, since, limit 0, wrong epoch (112)
 	"private",        // $ channel: getToken gives a subscription token; none: 103
-	"refresh",        // 2-3 s connection token refreshed by the SDK: the connection stays
+	"refresh",        // 4-5 s connection token refreshed by the SDK: the connection stays
 	"expire",         // not refreshed: closed with 3005, the SDK reconnects with a new token
+	"subRefresh",     // 4-5 s subscription token refreshed by the SDK (sub_refresh): the subscription stays
+	"subExpire",      // not refreshed: unsubscribe 2501, the SDK resubscribes with a new token
 	"disconnect",     // server API disconnect: 4000 reconnects, 4500 and the default 3503 do not
 	"recovery",       // TCP cut, 50 publications while away, recovered exactly
 	"recoveryWindow", // 50 publications past history_size 10: wasRecovering, not recovered

@@ -332,18 +332,19 @@ const scenarios = {
     const channel = `chat:refresh-${opts.room}`;
     let calls = 0;
     const c = newClient({
-      token: await connToken('alice', 3),
-      getToken: () => { calls++; return connToken('alice', 3); },
+      token: await connToken('alice', 5),
+      getToken: () => { calls++; return connToken('alice', 5); },
     });
     const ctx = await connected(c);
     const s = newSub(c, channel);
     s.subscribe();
     await s.events.wait('subscribed');
-    await sleep(4500);
-    // Tokens live 2-3 s (exp is in whole seconds): at least one refresh in 4.5 s.
+    await sleep(6500);
+    // Tokens live 4-5 s (exp is in whole seconds): at least one refresh in 6.5 s.
     report('getToken called for the refresh', calls >= 1, { calls });
     report('the connection stays', c.state === 'connected' &&
-      same(c.events.list.map((e) => e.name), ['connecting', 'connected']), { events: c.events.list.map((e) => e.name) });
+      same(c.events.list.map((e) => e.name), ['connecting', 'connected']),
+    { events: c.events.list.map((e) => e.name), connecting: c.events.of('connecting'), errors: c.events.of('error') });
     await publishAll(channel, pubData(1, 1));
     await s.events.wait('publication');
     report('still receiving, same client', same(s.events.of('publication')[0].data, { n: 1 }) &&
@@ -356,7 +357,7 @@ const scenarios = {
   async expire({ report, sockets, backend, connToken, subToken, newClient }) {
     let calls = 0;
     const c = newClient({
-      token: await connToken('alice', 3),
+      token: await connToken('alice', 5),
       getToken: () => {
         calls++;
         if (calls === 1) throw new Error('token backend is down');
@@ -364,14 +365,58 @@ const scenarios = {
       },
     });
     const first = await connected(c);
-    report('connected with a token that expires in 2-3 s', same(c.events.list.map((e) => e.name), ['connecting', 'connected']),
-      { events: c.events.list.map((e) => e.name) });
+    report('connected with a token that expires in 4-5 s', same(c.events.list.map((e) => e.name), ['connecting', 'connected']),
+      { events: c.events.list.map((e) => e.name), errors: c.events.of('error') });
     const reconnecting = await c.events.wait('connecting', 2, 10000);
     report('expired: closed with 3005', reconnecting.code === 3005 && reconnecting.reason === 'connection expired',
       { connecting: reconnecting });
     const again = await c.events.wait('connected', 2, 10000);
     report('reconnected with a new token', calls === 2 && again.client !== first.client && c.state === 'connected' &&
       c.events.of('disconnected').length === 0, { calls, first: first.client, again: again.client });
+    c.disconnect();
+  },
+
+  // A private channel's subscription token that expires in 4-5 s, refreshed
+  // by the SDK (sub_refresh) through the subscription's getToken.
+  async subRefresh({ report, connToken, subToken, newClient }) {
+    const channel = `$secret:subrefresh-${opts.room}`;
+    const c = newClient({ token: await connToken('alice') });
+    await connected(c);
+    let calls = 0;
+    const s = newSub(c, channel, { getToken: (ctx) => { calls++; return subToken('alice', ctx.channel, 5); } });
+    s.subscribe();
+    await s.events.wait('subscribed');
+    await sleep(6500);
+    report('getToken called to subscribe and to refresh', calls >= 2, { calls });
+    const states = s.events.list.map((e) => e.name).filter((n) => n !== 'join');
+    report('the subscription stays', s.state === 'subscribed' && same(states, ['subscribing', 'subscribed']), { events: states });
+    await publishAll(channel, pubData(1, 1));
+    await s.events.wait('publication');
+    report('still receiving', same(s.events.of('publication')[0].data, { n: 1 }) && c.events.of('connected').length === 1);
+    c.disconnect();
+  },
+
+  // The same, not refreshed (the backend fails once): the server
+  // unsubscribes with 2501, the SDK resubscribes with a new token.
+  async subExpire({ report, connToken, subToken, newClient }) {
+    const channel = `$secret:subexpire-${opts.room}`;
+    const c = newClient({ token: await connToken('alice') });
+    await connected(c);
+    let calls = 0;
+    const s = newSub(c, channel, {
+      getToken: (ctx) => {
+        calls++;
+        if (calls === 2) throw new Error('token backend is down');
+        return subToken('alice', ctx.channel, calls === 1 ? 5 : 60);
+      },
+    });
+    s.subscribe();
+    await s.events.wait('subscribed');
+    const again = await s.events.wait('subscribing', 2, 10000);
+    report('expired: unsubscribed with 2501, resubscribing', again.code === 2501, { subscribing: again });
+    await s.events.wait('subscribed', 2, 10000);
+    report('subscribed again with a new token, same connection', calls === 3 && s.state === 'subscribed' &&
+      c.events.of('connected').length === 1 && c.state === 'connected', { calls });
     c.disconnect();
   },
 
