@@ -3,15 +3,12 @@ package differential
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // knownAPI lists the API steps where the gateway differs from Centrifugo on
 // purpose, and why.
-var knownAPI = map[string]string{
-	// Pending, not on purpose: channels.Node.Unsubscribe does not check
-	// the namespace of a non-empty channel (Centrifugo's Executor does).
-	"unsubscribe unknown": "PENDING: the node does not answer 102 for an unknown namespace in unsubscribe",
-}
+var knownAPI = map[string]string{}
 
 // TestServerAPI sends every server API method, the auth and transport
 // failures and the legacy form to both servers.
@@ -152,6 +149,21 @@ func TestServerAPI(t *testing.T) {
 		e.connect(tr, "ws connect u9", userToken("u9"))
 		api(t, s, tr, "refresh expired", "refresh", `{"user":"u9","expired":true}`)
 		e.expectClose(tr, "ws closed by refresh expired")
+
+		// subscribe one client of a user by client ID; refresh its expiry.
+		f := dial(t, s)
+		frep := f.connect(tr, "ws connect u7", userToken("u7"))
+		f2 := dial(t, s)
+		f2.connect(tr, "ws connect u7 again", userToken("u7"))
+		api(t, s, tr, "subscribe by client", "subscribe",
+			fmt.Sprintf(`{"user":"u7","client":%q,"channel":"chat:api3","override":{"presence":{"value":false}}}`, clientID(t, frep)))
+		f.expect(tr, "ws u7 subscribed by client ID", 1)
+		api(t, s, tr, "presence after override", "presence", `{"channel":"chat:api3"}`)
+		api(t, s, tr, "refresh expire_at", "refresh",
+			fmt.Sprintf(`{"user":"u7","client":%q,"expire_at":%d}`, clientID(t, frep), time.Now().Add(2*time.Hour).Unix()))
+		f.expect(tr, "ws u7 refresh push", 1)
+		f2.send(`{"id":2,"presence_stats":{"channel":"chat:api3"}}`)
+		f2.expect(tr, "ws u7 other client not subscribed", 1)
 
 		// disconnect by client ID, then by user with a whitelist.
 		d := dial(t, s)
