@@ -30,6 +30,7 @@ func signHS256(t testing.TB, claims jwt.MapClaims) string {
 //	GET  /token?user=U&ttl=S             connection JWT (sub U, exp now+S)
 //	GET  /subtoken?user=U&channel=C&ttl=S subscription JWT
 //	POST /cut                            cut every proxied connection and refuse new ones
+//	POST /hold                           refuse new connections, keep the others
 //	POST /restore                        let connections through again
 func newBackend(t *testing.T, proxy *cutProxy) *httptest.Server {
 	ttl := func(r *http.Request) time.Duration {
@@ -54,6 +55,7 @@ func newBackend(t *testing.T, proxy *cutProxy) *httptest.Server {
 		}))
 	})
 	mux.HandleFunc("POST /cut", func(w http.ResponseWriter, r *http.Request) { proxy.cut() })
+	mux.HandleFunc("POST /hold", func(w http.ResponseWriter, r *http.Request) { proxy.hold() })
 	mux.HandleFunc("POST /restore", func(w http.ResponseWriter, r *http.Request) { proxy.restore() })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -149,6 +151,12 @@ func (p *cutProxy) cut() {
 		c.Close()
 		p.cuts++
 	}
+}
+
+func (p *cutProxy) hold() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
 }
 
 func (p *cutProxy) restore() {

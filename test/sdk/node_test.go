@@ -24,6 +24,7 @@ var scenarios = []string{
 	"subExpire",      // not refreshed: unsubscribe 2501, the SDK resubscribes with a new token
 	"disconnect",     // server API disconnect: 4000 reconnects, 4500 and the default 3503 do not
 	"recovery",       // TCP cut, 50 publications while away, recovered exactly
+	"forcedRecovery", // API disconnect 4000 while reconnects are held back: 10 publications recovered
 	"recoveryWindow", // 50 publications past history_size 10: wasRecovering, not recovered
 }
 

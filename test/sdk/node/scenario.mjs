@@ -479,6 +479,35 @@ const scenarios = {
     c.disconnect();
   },
 
+  // Recovery across a forced reconnect: the server API disconnects the
+  // client with 4000 while the proxy holds its reconnects back; 10
+  // publications meanwhile are recovered, in order, and nothing twice.
+  async forcedRecovery({ report, backend, connToken, newClient }) {
+    const user = `forced-${opts.room}`;
+    const channel = `chat:forced-${opts.room}`;
+    const c = newClient({ token: await connToken(user) });
+    await connected(c);
+    const s = newSub(c, channel);
+    s.subscribe();
+    await s.events.wait('subscribed');
+    await publishAll(channel, pubData(1, 2));
+    await s.events.wait('publication', 2);
+    await backend('/hold', 'POST');
+    await api('disconnect', { user, disconnect: { code: 4000, reason: 'reconnect please' } });
+    const lost = await c.events.wait('connecting', 2);
+    report('disconnected with 4000, reconnecting', lost.code === 4000 && s.state === 'subscribing', { connecting: lost });
+    await publishAll(channel, pubData(3, 12));
+    await backend('/restore', 'POST');
+    const sctx = await s.events.wait('subscribed', 2);
+    report('recovered', sctx.wasRecovering === true && sctx.recovered === true, { ctx: sctx });
+    await publishAll(channel, pubData(13, 13));
+    await s.events.wait('publication', 13);
+    await sleep(200);
+    report('every publication exactly once, in order', same(s.events.of('publication').map((p) => p.data), pubData(1, 13)),
+      { got: s.events.of('publication').map((p) => p.data.n) });
+    c.disconnect();
+  },
+
   // Past the history window (history_size 10 in namespace "brief"): the
   // resubscribe is told recovery failed, and nothing stale is delivered.
   async recoveryWindow({ report, sockets, backend, connToken, subToken, newClient }) {
