@@ -32,7 +32,9 @@ func signHS256(t testing.TB, claims jwt.MapClaims) string {
 //	POST /cut                            cut every proxied connection and refuse new ones
 //	POST /hold                           refuse new connections, keep the others
 //	POST /restore                        let connections through again
-func newBackend(t *testing.T, proxy *cutProxy) *httptest.Server {
+//
+// extra, when given, adds handlers.
+func newBackend(t *testing.T, proxy *cutProxy, extra ...func(*http.ServeMux)) *httptest.Server {
 	ttl := func(r *http.Request) time.Duration {
 		s, err := strconv.Atoi(r.URL.Query().Get("ttl"))
 		if err != nil || s <= 0 {
@@ -57,6 +59,9 @@ func newBackend(t *testing.T, proxy *cutProxy) *httptest.Server {
 	mux.HandleFunc("POST /cut", func(w http.ResponseWriter, r *http.Request) { proxy.cut() })
 	mux.HandleFunc("POST /hold", func(w http.ResponseWriter, r *http.Request) { proxy.hold() })
 	mux.HandleFunc("POST /restore", func(w http.ResponseWriter, r *http.Request) { proxy.restore() })
+	for _, add := range extra {
+		add(mux)
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

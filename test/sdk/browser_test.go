@@ -26,6 +26,7 @@ func TestChromiumChat(t *testing.T) {
 	}
 	_, err = os.Stat(chromium)
 	need(t, err == nil, "Chromium at "+chromium, "apt-get install chromium (or set CHROMIUM)")
+	t.Parallel()
 	artifacts := os.Getenv("TEST_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join(repoRoot, "test-artifacts")

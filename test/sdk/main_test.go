@@ -28,6 +28,7 @@ const (
 var (
 	gw       *gatewaytest.Process
 	bin      string // the gateway binary, for tests that start their own
+	cfgFile  string // gatewayConfig as YAML
 	repoRoot string
 	nodeDir  string
 )
@@ -54,13 +55,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "gateway.yaml")
+	cfgFile = filepath.Join(dir, "gateway.yaml")
 	data, _ := json.MarshalIndent(gatewayConfig(), "", "  ") // JSON is YAML
-	if err := os.WriteFile(file, data, 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, data, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	gw, err = gatewaytest.Start(bin, nil, "-config", file)
+	gw, err = gatewaytest.Start(bin, nil, "-config", cfgFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

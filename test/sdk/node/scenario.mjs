@@ -446,6 +446,23 @@ const scenarios = {
     report('default: 3503, no reconnect', d2.code === 3503 && c2.state === 'disconnected', { disconnected: d2 });
   },
 
+  // A gateway shutting down (SIGTERM, sent by the Go test on POST
+  // /shutdown) closes channel clients with 3001: the SDK keeps trying.
+  async shutdown({ report, backend, connToken, newClient }) {
+    const c = newClient({ token: await connToken('alice') });
+    await connected(c);
+    const s = newSub(c, `chat:shutdown-${opts.room}`);
+    s.subscribe();
+    await s.events.wait('subscribed');
+    await backend('/shutdown', 'POST');
+    const lost = await c.events.wait('connecting', 2);
+    report('shutdown: 3001, reconnecting', lost.code === 3001 && lost.reason === 'shutdown', { connecting: lost });
+    await sleep(500);
+    report('still trying, the subscription kept', c.state === 'connecting' && s.state === 'subscribing' &&
+      c.events.of('disconnected').length === 0, { client: c.state, sub: s.state });
+    c.disconnect();
+  },
+
   // Recovery end to end: the test cuts the TCP connection, 50 publications
   // are made while the client is away, it reconnects by itself and gets
   // exactly those 50, in order, with recovered reported.
