@@ -266,9 +266,7 @@ func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
 		Origins:          origins,
 		TrustedProxies:   proxies,
 		Logger:           log,
-		Pages: map[string]poller.Page{
-			"/": {ContentType: "text/html; charset=utf-8", Body: web.Index(cfg.Path)},
-		},
+		Pages:            pages(cfg),
 		Compression: poller.CompressionOptions{
 			Enabled: cfg.Compress.Enabled,
 			Level:   cfg.Compress.Level,
@@ -314,6 +312,21 @@ func restartNeeded(running, next *Config) []string {
 		}
 	}
 	return changed
+}
+
+// pages are the plain HTTP pages of the WebSocket listener: the chat demo at
+// / (on the channel protocol, with the SDK it loads) when channels are
+// enabled, the raw WebSocket echo demo at /echo (and at / without channels).
+func pages(cfg *Config) map[string]poller.Page {
+	const html = "text/html; charset=utf-8"
+	echo := poller.Page{ContentType: html, Body: web.Echo(cfg.Path)}
+	p := map[string]poller.Page{"/": echo, "/echo": echo}
+	if cfg.Channels.Enabled {
+		p["/"] = poller.Page{ContentType: html, Body: web.Chat(cfg.Channels.Path)}
+		p["/vendor/centrifuge.js"] = poller.Page{ContentType: "text/javascript; charset=utf-8", Body: web.CentrifugeJS()}
+		p["/vendor/centrifuge.LICENSE"] = poller.Page{ContentType: "text/plain; charset=utf-8", Body: web.CentrifugeLicense()}
+	}
+	return p
 }
 
 // reload applies what can change without dropping connections: the log

@@ -1,6 +1,6 @@
 // Package interop runs independent WebSocket clients against the real
 // gateway binary: Python's websockets, Node's ws, and headless Chromium on
-// the demo page. Each does text and binary echoes, a 1 MiB message, a
+// the echo demo page (/echo). Each does text and binary echoes, a 1 MiB message, a
 // compressed exchange, a ping and a clean close with 1000.
 //
 // A missing client is skipped with a message saying how to install it, or
@@ -171,7 +171,7 @@ func TestChromiumDemoPage(t *testing.T) {
 	}
 	shot := filepath.Join(artifacts, "demo-page.png")
 	os.Remove(shot)
-	runClient(t, filepath.Join(repoRoot, "test", "interop", "node"), "node", "browser.mjs", "http://"+gatewayAddr+"/", shot, chromium)
+	runClient(t, filepath.Join(repoRoot, "test", "interop", "node"), "node", "browser.mjs", "http://"+gatewayAddr+"/echo", shot, chromium)
 	if st, err := os.Stat(shot); err != nil || st.Size() < 1000 {
 		t.Fatalf(
 			"no screenshot at %s: %v",

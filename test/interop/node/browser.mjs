@@ -3,7 +3,7 @@
 // messages through the browser's own WebSocket, that the browser answers the
 // server's pings, and a clean close with code 1000. Saves a screenshot.
 //
-// Usage: node browser.mjs http://host:port/ screenshot.png [chromium path]
+// Usage: node browser.mjs http://host:port/echo screenshot.png [chromium path]
 import { chromium } from 'playwright-core';
 
 const [pageURL, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
@@ -46,7 +46,7 @@ try {
   await page.waitForTimeout(2000);
   report('ping (server pings, browser answers)', (await page.textContent('#state')) === 'open');
 
-  const wsURL = pageURL.replace(/^http/, 'ws') + 'ws';
+  const wsURL = new URL('/ws', pageURL.replace(/^http/, 'ws')).href;
   const result = await page.evaluate(async (url) => {
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
