@@ -57,6 +57,11 @@ type conn struct {
 	// past closingInputBudget the client is ignoring the close frame.
 	lateInput int
 
+	// readMu serializes the reader task with a queued handshake's release
+	// (admission.go), which runs outside netpoll's task.
+	readMu sync.Mutex
+	admit  admitState
+
 	// fdMu keeps the descriptor open while a direct write runs: the close
 	// callback takes it before netpoll closes the fd, so a write can never
 	// land on a descriptor number the kernel has handed to a new connection.
@@ -117,6 +122,7 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	if prev == connHandshake || prev == connRejected {
 		c.srv.unlistHandshake(c)
 	}
+	c.srv.admit.closed(c)
 	c.releaseBuffers()
 	if s := c.sess; s != nil {
 		cause := "connection closed"
@@ -155,6 +161,8 @@ func (c *conn) releaseBuffers() {
 func (c *conn) onRequest() {
 	defer c.recoverPanic()
 	r := c.nc.Reader()
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
 	if c.state.Load() == connHandshake {
 		c.readHandshake(r)
 	}
