@@ -171,6 +171,10 @@ func (c *Config) validate() error {
 	if c.Limits.HandshakeRate > 0 && c.Limits.HandshakeBurst < 1 {
 		bad("limits.handshake_burst %d: must be at least 1 when limits.handshake_rate is set", c.Limits.HandshakeBurst)
 	}
+	if c.Limits.HandshakeRate > 0 && c.Limits.HandshakeQueue >= c.Handshake.Timeout {
+		bad("limits.handshake_queue %v: must be shorter than handshake.timeout (%v), which also bounds a queued handshake",
+			c.Limits.HandshakeQueue, c.Handshake.Timeout)
+	}
 	if c.Shutdown.Spread < 0 || c.Shutdown.Spread >= c.ShutdownTimeout {
 		bad("shutdown.spread %v: want 0 or more, and shorter than shutdown_timeout (%v), which bounds the whole shutdown",
 			c.Shutdown.Spread, c.ShutdownTimeout)
