@@ -124,6 +124,12 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	}
 	c.srv.admit.closed(c)
 	c.releaseBuffers()
+	// In the handshake state, upgrade may be publishing the session right
+	// now (a queued handshake's release runs outside netpoll's task); its
+	// state CAS fails and it closes the session itself.
+	if prev == connHandshake {
+		return nil
+	}
 	if s := c.sess; s != nil {
 		cause := "connection closed"
 		if prev == connOpen {
