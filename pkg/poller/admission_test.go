@@ -380,3 +380,44 @@ func TestShutdownSpread(t *testing.T) {
 type shutdownHandler struct{ session.HandlerFuncs }
 
 func (shutdownHandler) OnShutdown(s *session.Session) { s.Close(3001, "shutdown") }
+
+// TestQueuedClientsLeavingAroundTheirSlot: clients that hang up just
+// before, at or after their slot leave no session, count or queue entry
+// behind, whichever of the release and the close callback runs first.
+func TestQueuedClientsLeavingAroundTheirSlot(t *testing.T) {
+	const n, rate = 60, 200.0 // a slot every 5ms
+	var mu sync.Mutex
+	opened, closed := 0, 0
+	srv, addr := startServer(t, Options{HandshakeRate: rate, HandshakeQueue: time.Second, MaxConnectionsPerIP: n},
+		session.HandlerFuncs{
+			Open:  func(*session.Session) { mu.Lock(); opened++; mu.Unlock() },
+			Close: func(*session.Session, session.CloseInfo) { mu.Lock(); closed++; mu.Unlock() },
+		})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, handshakeRequest("/ws"))
+		slot := start.Add(time.Duration(i) * time.Second / rate)
+		wg.Add(1)
+		go func() { // hang up between 3ms before and 3ms after the slot
+			defer wg.Done()
+			time.Sleep(time.Until(slot.Add(time.Duration(i%7-3) * time.Millisecond)))
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	waitUntil(t, "no session, count or waiter left", func() bool {
+		return srv.Hub().Count() == 0 && srv.ConnectionIPs() == 0 && srv.HandshakesQueued() == 0 && srv.HandshakesInProgress() == 0
+	})
+	time.Sleep(50 * time.Millisecond) // OnClose runs on a worker
+	mu.Lock()
+	defer mu.Unlock()
+	if opened != closed {
+		t.Fatalf("%d sessions opened, %d closed", opened, closed)
+	}
+	t.Logf("%d of %d clients were upgraded before they hung up", opened, n)
+}
