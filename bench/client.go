@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,7 +68,7 @@ func dialWS(addr, path string, src net.IP, timeout time.Duration) (*wsClient, ti
 				if len(head) >= 12 {
 					status = string(head[9:12])
 				}
-				return nil, 0, &httpError{status: status}
+				return nil, 0, &httpError{status: status, retryAfter: retryAfter(head[:i])}
 			}
 			c.pend = append(c.buf[:0], head[i+4:]...) // frames sent right after the 101
 			break
@@ -81,7 +82,23 @@ func dialWS(addr, path string, src net.IP, timeout time.Duration) (*wsClient, ti
 	return c, time.Since(start), nil
 }
 
-type httpError struct{ status string }
+type httpError struct {
+	status     string
+	retryAfter time.Duration // the response's Retry-After, in whole seconds; 0 if none
+}
+
+// retryAfter reads a Retry-After header given in seconds.
+func retryAfter(head []byte) time.Duration {
+	for _, line := range bytes.Split(head, []byte("\r\n")) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && strings.EqualFold(string(name), "Retry-After") {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(value))); err == nil && n >= 0 {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	return 0
+}
 
 func (e *httpError) Error() string { return "HTTP " + e.status }
 

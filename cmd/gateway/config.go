@@ -32,6 +32,7 @@ type Config struct {
 	Origins   OriginsConfig   `yaml:"origins"`
 	Proxies   []string        `yaml:"trusted_proxies" help:"CIDRs or addresses of proxies whose X-Forwarded-For and X-Real-IP are believed (comma-separated)"`
 	Limits    LimitsConfig    `yaml:"limits"`
+	Shutdown  ShutdownConfig  `yaml:"shutdown"`
 	Compress  CompressConfig  `yaml:"compression"`
 	Session   SessionConfig   `yaml:"session"`
 	Workers   WorkersConfig   `yaml:"workers"`
@@ -66,6 +67,15 @@ type OriginsConfig struct {
 type LimitsConfig struct {
 	MaxMessageSize ByteSize `yaml:"max_message_size" help:"largest message a client may send; larger ones close the session with 1009"`
 	MaxConnections int      `yaml:"max_connections" help:"sessions at most; further handshakes get 503 (0: no limit)"`
+	// Admission (pkg/poller/admission.go).
+	MaxConnectionsPerIP int           `yaml:"max_connections_per_ip" help:"connections at most from one client IP (after trusted_proxies); further handshakes get 429 (0: no limit)"`
+	HandshakeRate       int           `yaml:"handshake_rate" help:"WebSocket upgrades per second at most, so that a reconnect storm is admitted at a steady rate (0: no limit)"`
+	HandshakeBurst      int           `yaml:"handshake_burst" help:"upgrades allowed at once after a quiet period, with handshake_rate"`
+	HandshakeQueue      time.Duration `yaml:"handshake_queue" help:"longest wait for an upgrade slot; handshakes that would wait longer get 503 with a jittered Retry-After"`
+}
+
+type ShutdownConfig struct {
+	Spread time.Duration `yaml:"spread" help:"on SIGTERM, spread the sessions' closes evenly over this long, so that their reconnects do not hit the other nodes at once (0: all at once; must be shorter than shutdown_timeout)"`
 }
 
 type CompressConfig struct {
@@ -163,6 +173,20 @@ func (c *Config) validate() error {
 	}
 	if err := c.Channels.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Limits.MaxConnectionsPerIP < 0 || c.Limits.HandshakeRate < 0 || c.Limits.HandshakeQueue < 0 {
+		bad("limits.max_connections_per_ip, limits.handshake_rate and limits.handshake_queue must not be negative")
+	}
+	if c.Limits.HandshakeRate > 0 && c.Limits.HandshakeBurst < 1 {
+		bad("limits.handshake_burst %d: must be at least 1 when limits.handshake_rate is set", c.Limits.HandshakeBurst)
+	}
+	if c.Limits.HandshakeRate > 0 && c.Limits.HandshakeQueue >= c.Handshake.Timeout {
+		bad("limits.handshake_queue %v: must be shorter than handshake.timeout (%v), which also bounds a queued handshake",
+			c.Limits.HandshakeQueue, c.Handshake.Timeout)
+	}
+	if c.Shutdown.Spread < 0 || c.Shutdown.Spread >= c.ShutdownTimeout {
+		bad("shutdown.spread %v: want 0 or more, and shorter than shutdown_timeout (%v), which bounds the whole shutdown",
+			c.Shutdown.Spread, c.ShutdownTimeout)
 	}
 	return errors.Join(errs...)
 }

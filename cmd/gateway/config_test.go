@@ -86,6 +86,10 @@ func TestBadConfigurationIsExplained(t *testing.T) {
 		{name: "stray argument", args: []string{"serve"}, want: "unexpected argument"},
 		{name: "bad origin", args: []string{"-origins.allowed", "example.com"}, want: "scheme://host"},
 		{name: "bad proxy", args: []string{"-trusted-proxies", "10.0.0.0/33"}, want: "trusted proxy"},
+		{name: "spread past the timeout", args: []string{"-shutdown.spread", "10s"}, want: "shutdown.spread 10s"},
+		{name: "negative per-IP limit", env: map[string]string{"GATEWAY_LIMITS_MAX_CONNECTIONS_PER_IP": "-1"}, want: "max_connections_per_ip"},
+		{name: "queue past the handshake timeout", args: []string{"-limits.handshake-rate", "100", "-limits.handshake-queue", "10s"}, want: "handshake_queue 10s"},
+		{name: "rate without burst", args: []string{"-limits.handshake-rate", "100", "-limits.handshake-burst", "0"}, want: "handshake_burst 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

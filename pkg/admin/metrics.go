@@ -29,7 +29,9 @@ var metricHelp = []struct {
 	{"tcp_accepted_total", "TCP connections accepted.", nil},
 	{"tcp_refused_total", "TCP connections refused while draining for shutdown.", nil},
 	{"handshakes_in_progress", "Connections that have not finished their handshake.", nil},
-	{"handshake_rejections_total", "Handshakes answered with an HTTP error, by reason.", []string{"reason"}},
+	{"handshake_rejections_total", "Handshakes answered with an HTTP error, by reason (ip_limit: 429 per-IP limit; handshake_rate: 503 pacer queue full).", []string{"reason"}},
+	{"handshakes_queued", "Handshakes waiting for their slot of limits.handshake_rate.", nil},
+	{"connection_ips", "Client IPs holding at least one connection (counted for limits.max_connections_per_ip).", nil},
 	{"pages_served_total", "Plain HTTP pages (the demo page) served on the WebSocket port.", nil},
 	{"messages_received_total", "Messages (control frames: frames) received, by opcode.", []string{"opcode"}},
 	{"messages_sent_total", "Messages (control frames: frames) sent, by opcode.", []string{"opcode"}},
@@ -82,6 +84,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("tcp_accepted_total", ps.Accepted.Load())
 	counter("tcp_refused_total", ps.Refused.Load())
 	gauge("handshakes_in_progress", float64(c.srv.HandshakesInProgress()))
+	gauge("handshakes_queued", float64(c.srv.HandshakesQueued()))
+	gauge("connection_ips", float64(c.srv.ConnectionIPs()))
 	ps.EachRejection(func(reason string, n uint64) { counter("handshake_rejections_total", n, reason) })
 	counter("pages_served_total", ps.PagesSent.Load())
 	for _, op := range []codec.OpCode{codec.OpText, codec.OpBinary, codec.OpClose, codec.OpPing, codec.OpPong} {

@@ -67,6 +67,8 @@ type conn struct {
 	readOff bool
 	op      *netpoll.FDOperator // netpoll's registration, found on first pause
 	epfd    int
+	// admit is the connection's place in the handshake queue (admission.go).
+	admit admitState
 
 	// fdMu keeps the descriptor open while a direct write runs: the close
 	// callback takes it before netpoll closes the fd, so a write can never
@@ -224,11 +226,19 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	if prev == connHandshake || prev == connRejected {
 		c.srv.unlistHandshake(c)
 	}
-	// netpoll's tasks are over, but a resume task may be running: it
-	// releases the buffers itself when it ends.
+	c.srv.admit.closed(c)
+	// netpoll's tasks are over, but a resume task (pause.go) or a queued
+	// handshake's release (admission.go) may be running: it releases the
+	// buffers itself when it ends.
 	if c.readMu.TryLock() {
 		c.releaseBuffers()
 		c.readMu.Unlock()
+	}
+	// In the handshake state, upgrade may be publishing the session right
+	// now (a queued handshake's release runs outside netpoll's task); its
+	// state CAS fails and it closes the session itself.
+	if prev == connHandshake {
+		return nil
 	}
 	if s := c.sess; s != nil {
 		cause := "connection closed"

@@ -19,6 +19,9 @@ import (
 // a client that sends its head slowly costs a buffer, not a worker, and the
 // server's ticker closes it at the handshake deadline.
 func (c *conn) readHandshake(r netpoll.Reader) {
+	if c.queuedInput() {
+		return
+	}
 	limit := c.srv.opts.MaxHeaderBytes
 	if c.head == nil {
 		c.head = getBuffer(0)
@@ -95,7 +98,7 @@ func (c *conn) answer(head, early []byte) {
 	case srv.opts.MaxConnections > 0 && srv.hub.Count() >= srv.opts.MaxConnections:
 		c.reject(&req, RejectUnavailable, http.StatusServiceUnavailable, "Retry-After: 5\r\n", "server is at its connection limit")
 	default:
-		c.upgrade(&req, uint8(epIndex), ep, early)
+		c.admitAndUpgrade(&req, uint8(epIndex), ep, early)
 	}
 }
 
@@ -138,7 +141,13 @@ func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) 
 	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted,
 		DeflateWindowBits: deflate.windowBits, Endpoint: epIndex, Subprotocol: subprotocol}
 	c.sess = srv.hub.Open(c, info, out.Bytes())
-	c.state.Store(connOpen)
+	if !c.state.CompareAndSwap(connHandshake, connOpen) {
+		// Closed while the response was written (a write failed, or a
+		// queued connection's peer left): the close callback may not
+		// have seen the session. TransportClosed runs once.
+		c.sess.TransportClosed("connection closed")
+		return
+	}
 	srv.stats.Upgraded.Inc()
 	srv.stats.HandshakeLatency.ObserveDuration(time.Duration(time.Now().UnixNano() - c.acceptedAt))
 	if ce := srv.log.Check(zap.DebugLevel, "session opened"); ce != nil {
@@ -151,8 +160,10 @@ func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) 
 		c.feed(early)
 		c.sess.EndDispatch()
 	}
-	putBuffer(c.head) // early bytes were delivered; handlers copied what they keep
-	c.head = nil
+	if c.head != nil { // a released waiter's head is its own
+		putBuffer(c.head) // early bytes were delivered; handlers copied what they keep
+		c.head = nil
+	}
 }
 
 // servePage answers a plain GET for one of the configured pages.

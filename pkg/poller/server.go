@@ -42,15 +42,27 @@ type Options struct {
 	MaxHeaderBytes   int           // 8192: larger request heads get 431
 	MaxMessageSize   int64         // 1 MiB: larger messages close the session with 1009
 	MaxConnections   int           // 0 (no limit): further handshakes get 503
-	Workers          int           // GOMAXPROCS*64: handler goroutines at most
-	WorkerIdleTime   time.Duration // 10s: idle workers exit after this
-	TickInterval     time.Duration // derived from the timeouts (at most 1s)
-	Origins          *OriginPolicy // same-origin and no-Origin clients allowed
-	TrustedProxies   *TrustedProxies
-	Pages            map[string]Page // plain HTTP pages by path, such as "/"
-	Compression      CompressionOptions
-	Session          session.Options
-	Logger           *zap.Logger
+	// MaxConnectionsPerIP bounds one client IP's connections (0: no
+	// limit); further handshakes get 429. See admission.go.
+	MaxConnectionsPerIP int
+	// HandshakeRate paces upgrades, per second (0: no pacing), with
+	// HandshakeBurst (1) at once after a quiet period; a handshake whose
+	// slot is more than HandshakeQueue (0: none) away gets 503.
+	HandshakeRate  float64
+	HandshakeBurst int
+	HandshakeQueue time.Duration
+	// ShutdownSpread spreads Shutdown's session closes evenly over this
+	// long (0: all at once).
+	ShutdownSpread time.Duration
+	Workers        int           // GOMAXPROCS*64: handler goroutines at most
+	WorkerIdleTime time.Duration // 10s: idle workers exit after this
+	TickInterval   time.Duration // derived from the timeouts (at most 1s)
+	Origins        *OriginPolicy // same-origin and no-Origin clients allowed
+	TrustedProxies *TrustedProxies
+	Pages          map[string]Page // plain HTTP pages by path, such as "/"
+	Compression    CompressionOptions
+	Session        session.Options
+	Logger         *zap.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -139,6 +151,8 @@ type Server struct {
 	hsFirst *conn
 	hsLast  *conn
 	hsCount int
+
+	admit *admission
 }
 
 // New returns a server that serves handler. It applies netpoll's process
@@ -167,6 +181,7 @@ func New(opts Options, handler session.Handler) *Server {
 		}
 		handler = route
 	}
+	s.admit = newAdmission(&s.opts)
 	s.hub = session.NewHub(opts.Session, handler)
 	s.pool = newWorkerPool(opts.Workers, opts.WorkerIdleTime, s.reportPoolPanic)
 	s.origins.Store(opts.Origins)
@@ -248,7 +263,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.evl, s.ln = evl, npln
 	s.mu.Unlock()
 	defer close(s.served)
-	s.startOnce.Do(func() { go s.tickLoop() })
+	s.startOnce.Do(func() { go s.tickLoop(); go s.runAdmission() })
+	s.logAdmission()
 	s.ready.Store(true)
 	s.log.Info("listening", zap.Stringer("addr", ln.Addr()), zap.String("path", s.paths()))
 	err = evl.Serve(npln)
@@ -358,8 +374,9 @@ func (s *Server) tickLoop() {
 }
 
 // Shutdown stops the server gracefully: it stops accepting connections,
-// closes those still in their handshake, sends close 1001 "going away" to
-// every session, and waits until every session has closed (the client
+// closes those still in their handshake, closes every session (spread over
+// Options.ShutdownSpread; with close 1001 "going away", or the handler's
+// OnShutdown, see session.ShutdownHandler), and waits until every session has closed (the client
 // answered, or the close timeout passed) or ctx ends. Then it closes what is
 // left and releases the listener. It returns nil when every session closed
 // gracefully.
@@ -369,7 +386,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopAccepting()
 	s.closeHandshakes()
-	s.hub.CloseAll(codec.StatusGoingAway, "going away")
+	s.hub.CloseAllSpread(ctx, s.opts.ShutdownSpread, nil)
 	err := s.hub.Wait(ctx)
 	if err != nil {
 		s.log.Warn("shutdown timeout: closing remaining sessions", zap.Int("sessions", s.hub.Count()))
@@ -423,9 +440,11 @@ func (s *Server) finish() {
 		cancel()
 		<-s.served
 	}
-	s.startOnce.Do(func() { close(s.tickDone) }) // never started: nothing to wait for
+	s.startOnce.Do(func() { close(s.tickDone); close(s.admit.done) }) // never started: nothing to wait for
 	close(s.stopTick)
 	<-s.tickDone
+	s.admit.close()
+	<-s.admit.done
 	// Wait for close callbacks already queued (OnClose of the last sessions).
 	for deadline := time.Now().Add(time.Second); s.hub.Count() > 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)

@@ -18,12 +18,15 @@ const (
 	RejectOrigin                             // 403: origin not allowed
 	RejectUnavailable                        // 503: draining or at the connection limit
 	RejectTimeout                            // 408: request head not complete in time
+	RejectIPLimit                            // 429: the client IP is at its connection limit
+	RejectHandshakeRate                      // 503: the handshake pacer's queue is full
 	numRejectReasons
 )
 
 var rejectLabels = [numRejectReasons]string{
 	"malformed", "header_too_large", "method", "not_found", "not_upgrade",
 	"bad_version", "bad_key", "bad_handshake", "origin", "unavailable", "timeout",
+	"ip_limit", "handshake_rate",
 }
 
 func (r RejectReason) String() string { return rejectLabels[r] }
