@@ -31,6 +31,7 @@ type Config struct {
 	Workers   WorkersConfig   `yaml:"workers"`
 	Netpoll   NetpollConfig   `yaml:"netpoll"`
 	Admin     AdminConfig     `yaml:"admin"`
+	Channels  ChannelsConfig  `yaml:"channels"`
 }
 
 type AdminConfig struct {
@@ -144,6 +145,9 @@ func (c *Config) validate() error {
 	}
 	if c.Limits.MaxConnections < 0 || c.Workers.Max < 0 || c.Netpoll.Pollers < 0 {
 		bad("limits.max_connections, workers.max and netpoll.pollers must not be negative")
+	}
+	if err := c.Channels.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

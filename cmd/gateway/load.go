@@ -41,6 +41,9 @@ func options(cfg *Config) []option {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
+			if f.Tag.Get("opt") == "-" {
+				continue // set in YAML only
+			}
 			key := prefix + f.Tag.Get("yaml")
 			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
 				walk(v.Field(i), key+".")

@@ -100,6 +100,14 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 		return err
 	}
 	h, _ := handler.ByName(cfg.Handler)
+	chans, endpoint, err := startChannels(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer chans.stop()
+	if endpoint != nil {
+		opts.Endpoints = append(opts.Endpoints, *endpoint)
+	}
 	srv := poller.New(opts, h)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -108,7 +116,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 	}
 	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
 		zap.Int("netpoll_buffer", process.BufferSize), zap.Int("netpoll_pollers", process.Pollers), zap.String("config", inv.configPath))
-	adminSrv, err := startAdmin(cfg, srv, log)
+	adminSrv, err := startAdmin(cfg, srv, chans, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -153,7 +161,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 
 // startAdmin starts the admin listener, unless admin.listen is empty. It
 // stays up while the gateway drains, so that /readyz can say 503.
-func startAdmin(cfg *Config, srv *poller.Server, log *zap.Logger) (*http.Server, error) {
+func startAdmin(cfg *Config, srv *poller.Server, chans *channelsRuntime, log *zap.Logger) (*http.Server, error) {
 	if cfg.Admin.Listen == "" {
 		return nil, nil
 	}
@@ -163,7 +171,7 @@ func startAdmin(cfg *Config, srv *poller.Server, log *zap.Logger) (*http.Server,
 	}
 	h := admin.New(srv, admin.Options{
 		Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof, MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
-		Version: versionString(), Logger: log.Named("admin"),
+		Version: versionString(), Logger: log.Named("admin"), Collectors: chans.collectors(),
 	})
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin"))}

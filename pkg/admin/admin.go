@@ -33,6 +33,9 @@ type Options struct {
 	// Version is reported by /api/v1/stats and the build_info metric.
 	Version string
 	Logger  *zap.Logger
+	// Collectors are further metrics served on /metrics (the channel
+	// protocol's).
+	Collectors []prometheus.Collector
 }
 
 // Handler serves the admin endpoints for one gateway server.
@@ -60,6 +63,7 @@ func New(srv *poller.Server, opts Options) *Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(opts.Collectors...)
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(h.log)}))

@@ -53,15 +53,16 @@ func (c *conn) answer(head, early []byte) {
 		return
 	}
 	isUpgrade := hasToken(req.upgrade, "websocket")
+	epIndex, ep := srv.endpoint(req.path)
 	switch {
 	case string(req.method) != http.MethodGet && !(string(req.method) == http.MethodHead && !isUpgrade):
 		c.reject(&req, RejectMethod, http.StatusMethodNotAllowed, "Allow: GET\r\n", "only GET is allowed")
-	case string(req.path) != srv.opts.Path:
+	case ep == nil:
 		if page, ok := srv.opts.Pages[string(req.path)]; ok && !isUpgrade {
 			c.servePage(&req, page)
 			return
 		}
-		c.reject(&req, RejectNotFound, http.StatusNotFound, "", "no WebSocket endpoint at "+string(req.path)+"; use "+srv.opts.Path)
+		c.reject(&req, RejectNotFound, http.StatusNotFound, "", "no WebSocket endpoint at "+string(req.path)+"; use "+srv.paths())
 	case !isUpgrade:
 		c.reject(&req, RejectNotUpgrade, http.StatusUpgradeRequired,
 			"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
@@ -85,13 +86,13 @@ func (c *conn) answer(head, early []byte) {
 	case srv.opts.MaxConnections > 0 && srv.hub.Count() >= srv.opts.MaxConnections:
 		c.reject(&req, RejectUnavailable, http.StatusServiceUnavailable, "Retry-After: 5\r\n", "server is at its connection limit")
 	default:
-		c.upgrade(&req, head, early)
+		c.upgrade(&req, uint8(epIndex), ep, head, early)
 	}
 }
 
 // upgrade completes the handshake with gobwas/ws, which is given exactly the
 // request head: its own buffered reader must not swallow the first frames.
-func (c *conn) upgrade(req *request, head, early []byte) {
+func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, head, early []byte) {
 	srv := c.srv
 	resp := getBuffer(256)
 	defer putBuffer(resp)
@@ -100,6 +101,10 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 	var deflate deflateNegotiator
 	if srv.opts.Compression.Enabled {
 		u.Negotiate = deflate.negotiate
+	}
+	var subprotocol uint8
+	if len(ep.Subprotocols) > 0 {
+		u.Protocol = ep.selectSubprotocol(&subprotocol)
 	}
 	_, err := u.Upgrade(struct {
 		io.Reader
@@ -112,7 +117,11 @@ func (c *conn) upgrade(req *request, head, early []byte) {
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
 	c.deflate = deflate.accepted
-	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted, DeflateWindowBits: deflate.windowBits}
+	if subprotocol == 0 && ep.QuerySubprotocol != nil {
+		subprotocol = ep.QuerySubprotocol(req.query())
+	}
+	info := session.Info{Remote: c.remote, ClientIP: clientIP, Compression: deflate.accepted,
+		DeflateWindowBits: deflate.windowBits, Endpoint: epIndex, Subprotocol: subprotocol}
 	c.sess = srv.hub.Open(c, info, out.Bytes())
 	c.state.Store(connOpen)
 	srv.stats.Upgraded.Inc()

@@ -36,7 +36,8 @@ import (
 
 // Options configure a Server. Zero values take the defaults shown.
 type Options struct {
-	Path             string        // "/ws": the WebSocket endpoint
+	Path             string        // "/ws": the endpoint of the handler given to New
+	Endpoints        []Endpoint    // further endpoints beside Path, with their own handlers
 	HandshakeTimeout time.Duration // 10s: from accept to a complete request head
 	MaxHeaderBytes   int           // 8192: larger request heads get 431
 	MaxMessageSize   int64         // 1 MiB: larger messages close the session with 1009
@@ -110,18 +111,19 @@ func tickFor(timeouts ...time.Duration) time.Duration {
 
 // Server is a WebSocket server on netpoll.
 type Server struct {
-	opts     Options
-	hub      *session.Hub
-	pool     *workerPool
-	log      *zap.Logger
-	stats    Stats
-	origins  atomic.Pointer[OriginPolicy]
-	proxies  atomic.Pointer[TrustedProxies]
-	upgrader wsUpgrader
-	inflater *codec.Decompressor
-	draining atomic.Bool
-	ready    atomic.Bool
-	lastTick atomic.Int64 // unix ns of the last tick, for watchdogs
+	opts      Options
+	endpoints []Endpoint // Path's first, then Options.Endpoints
+	hub       *session.Hub
+	pool      *workerPool
+	log       *zap.Logger
+	stats     Stats
+	origins   atomic.Pointer[OriginPolicy]
+	proxies   atomic.Pointer[TrustedProxies]
+	upgrader  wsUpgrader
+	inflater  *codec.Decompressor
+	draining  atomic.Bool
+	ready     atomic.Bool
+	lastTick  atomic.Int64 // unix ns of the last tick, for watchdogs
 
 	mu        sync.Mutex
 	evl       netpoll.EventLoop
@@ -154,6 +156,17 @@ func New(opts Options, handler session.Handler) *Server {
 		tickDone: make(chan struct{}),
 	}
 	s.stats.HandshakeLatency = metric.NewHistogram(metric.LatencyBounds)
+	s.endpoints = append([]Endpoint{{Path: opts.Path, Handler: handler}}, opts.Endpoints...)
+	if len(s.endpoints) > maxEndpoints {
+		panic("poller: more than 256 endpoints")
+	}
+	if len(s.endpoints) > 1 {
+		route := make(routeHandler, len(s.endpoints))
+		for i, e := range s.endpoints {
+			route[i] = e.Handler
+		}
+		handler = route
+	}
 	s.hub = session.NewHub(opts.Session, handler)
 	s.pool = newWorkerPool(opts.Workers, opts.WorkerIdleTime, s.reportPoolPanic)
 	s.origins.Store(opts.Origins)
@@ -237,7 +250,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	defer close(s.served)
 	s.startOnce.Do(func() { go s.tickLoop() })
 	s.ready.Store(true)
-	s.log.Info("listening", zap.Stringer("addr", ln.Addr()), zap.String("path", s.opts.Path))
+	s.log.Info("listening", zap.Stringer("addr", ln.Addr()), zap.String("path", s.paths()))
 	err = evl.Serve(npln)
 	s.ready.Store(false)
 	if s.draining.Load() {

@@ -54,6 +54,12 @@ type Info struct {
 	// DeflateWindowBits is the largest window (base-2 logarithm, 8 to 15)
 	// the client accepts for what the server compresses; 0 means 15.
 	DeflateWindowBits uint8
+	// Endpoint is the index of the endpoint (path) the client connected
+	// to, in the poller's order: 0 is the first.
+	Endpoint uint8
+	// Subprotocol is 1 + the index of the negotiated subprotocol in the
+	// endpoint's list, or 0 when none was negotiated.
+	Subprotocol uint8
 }
 
 // Session is one upgraded WebSocket connection. All its methods are safe for

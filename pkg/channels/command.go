@@ -1,0 +1,180 @@
+package channels
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/centrifugal/protocol"
+
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+// batch collects the replies to the commands of one frame, written as one
+// WebSocket message (replies joined by '\n' in JSON, each length-prefixed
+// in Protobuf), and the subscriptions that go live once it is written.
+type batch struct {
+	c       *client
+	buf     []byte
+	pending []*subscription
+}
+
+var batchPool = sync.Pool{New: func() any { return &batch{buf: make([]byte, 0, 512)} }}
+
+// reply encodes r into the batch.
+func (b *batch) reply(r *protocol.Reply) {
+	var err error
+	b.buf, err = appendReply(b.buf, r, b.c.protobuf)
+	if err != nil {
+		// A payload that is not JSON cannot go to a JSON client.
+		b.buf, _ = appendReply(b.buf, &protocol.Reply{Id: r.Id, Error: toProtoError(ErrorInternal)}, b.c.protobuf)
+	}
+}
+
+// replyError answers command id with e.
+func (b *batch) replyError(id uint32, e *Error) {
+	b.reply(&protocol.Reply{Id: id, Error: toProtoError(e)})
+}
+
+// flush writes the batch and activates its new subscriptions.
+func (b *batch) flush() {
+	if len(b.buf) > 0 {
+		t := session.Text
+		if b.c.protobuf {
+			t = session.Binary
+		}
+		b.c.sess.Send(t, b.buf)
+		b.buf = b.buf[:0]
+	}
+	for i, sub := range b.pending {
+		b.c.activate(sub)
+		b.pending[i] = nil
+	}
+	b.pending = b.pending[:0]
+}
+
+// appendReply appends r to dst in the connection's encoding.
+func appendReply(dst []byte, r *protocol.Reply, protobuf bool) ([]byte, error) {
+	if protobuf {
+		p, err := r.MarshalCF()
+		if err != nil {
+			return dst, err
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(p)))
+		return append(dst, p...), nil
+	}
+	p, err := jsonReplyEncoder.Encode(r)
+	if err != nil {
+		return dst, err
+	}
+	if len(dst) > 0 {
+		dst = append(dst, '\n')
+	}
+	return append(dst, p...), nil
+}
+
+var jsonReplyEncoder = protocol.NewJSONReplyEncoder()
+
+func toProtoError(e *Error) *protocol.Error {
+	return &protocol.Error{Code: e.Code, Message: e.Message, Temporary: e.Temporary}
+}
+
+// handleFrame decodes every command of one WebSocket message and answers
+// them in order. Undecodable input and protocol violations close the
+// connection with 3501 after the replies to the commands before them.
+func (c *client) handleFrame(data []byte) {
+	b := batchPool.Get().(*batch)
+	b.c = c
+	defer func() {
+		b.flush()
+		b.c = nil
+		batchPool.Put(b)
+	}()
+	if len(data) == 0 {
+		c.reject(b, DisconnectBadRequest, "empty message")
+		return
+	}
+	var dec protocol.CommandDecoder
+	if c.protobuf {
+		dec = protocol.NewProtobufCommandDecoder(data)
+	} else {
+		dec = protocol.NewJSONCommandDecoder(data)
+	}
+	for {
+		cmd, err := dec.Decode()
+		if cmd != nil {
+			if d := c.dispatch(cmd, b); d != nil {
+				c.reject(b, d, "")
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) || cmd == nil {
+				c.reject(b, DisconnectBadRequest, "malformed command")
+			}
+			return
+		}
+	}
+}
+
+// reject writes what was answered so far and closes with d.
+func (c *client) reject(b *batch, d *Disconnect, why string) {
+	b.flush()
+	if why != "" {
+		c.node.logReject(c, d, why)
+	}
+	c.disconnect(d)
+}
+
+// dispatch runs one command. It returns a disconnect for protocol
+// violations (reference section 2.4).
+func (c *client) dispatch(cmd *protocol.Command, b *batch) *Disconnect {
+	c.mu.Lock()
+	state := c.state
+	c.mu.Unlock()
+	if state == stateFailed || state == stateClosed {
+		return nil // after a connect error nothing more is read
+	}
+	if cmd.Id == 0 && cmd.Send == nil {
+		return c.pong(state)
+	}
+	if state == stateConnecting {
+		if cmd.Connect == nil {
+			c.node.metrics.command("unknown", "bad_request")
+			return DisconnectBadRequest
+		}
+		return c.connect(cmd.Id, cmd.Connect, b)
+	}
+	switch {
+	case cmd.Connect != nil:
+		c.node.metrics.command("connect", "bad_request")
+		return DisconnectBadRequest // a second connect
+	case cmd.Subscribe != nil:
+		return c.subscribe(cmd.Id, cmd.Subscribe, b)
+	case cmd.Unsubscribe != nil:
+		return c.unsubscribe(cmd.Id, cmd.Unsubscribe, b)
+	case cmd.Publish != nil:
+		return c.publish(cmd.Id, cmd.Publish, b)
+	case cmd.Presence != nil:
+		return c.presenceCmd(cmd.Id, cmd.Presence, b)
+	case cmd.PresenceStats != nil:
+		return c.presenceStats(cmd.Id, cmd.PresenceStats, b)
+	case cmd.History != nil:
+		return c.history(cmd.Id, cmd.History, b)
+	case cmd.Refresh != nil:
+		return c.refresh(cmd.Id, cmd.Refresh, b)
+	case cmd.SubRefresh != nil:
+		return c.subRefresh(cmd.Id, cmd.SubRefresh, b)
+	case cmd.Rpc != nil:
+		c.node.metrics.command("rpc", "error")
+		b.replyError(cmd.Id, ErrorMethodNotFound)
+		return nil
+	case cmd.Send != nil:
+		// No message handler: Centrifuge closes with 3508.
+		c.node.metrics.command("send", "not_available")
+		return DisconnectNotAvailable
+	}
+	c.node.metrics.command("unknown", "bad_request")
+	return DisconnectBadRequest // empty command, or the unused ping
+}

@@ -1,0 +1,213 @@
+package channels
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/centrifugal/protocol"
+
+	"github.com/xh-control/gateway/pkg/broker"
+	"github.com/xh-control/gateway/pkg/session"
+)
+
+const indexShards = 64 // a power of two
+
+// subscriberIndex maps channels to this node's subscribers, sharded by a
+// hash of the channel name. A channel without local subscribers has no
+// entry, and the broker is not subscribed to it.
+type subscriberIndex struct {
+	seed   maphash.Seed
+	shards [indexShards]indexShard
+}
+
+type indexShard struct {
+	mu       sync.RWMutex
+	channels map[string]*channelEntry
+	_        [40]byte
+}
+
+type channelEntry struct {
+	name string
+	subs []*subscription
+}
+
+func (ix *subscriberIndex) init() {
+	ix.seed = maphash.MakeSeed()
+	for i := range ix.shards {
+		ix.shards[i].channels = make(map[string]*channelEntry)
+	}
+}
+
+func (ix *subscriberIndex) shard(ch string) *indexShard {
+	return &ix.shards[maphash.String(ix.seed, ch)&(indexShards-1)]
+}
+
+// add indexes sub under ch, subscribing the node to ch through the broker
+// when sub is its first local subscriber.
+func (ix *subscriberIndex) add(n *Node, ch string, sub *subscription) error {
+	sh := ix.shard(ch)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.channels[ch]
+	if e == nil {
+		e = &channelEntry{name: cloneString(ch)}
+		if err := n.broker.Subscribe(e.name); err != nil {
+			return err
+		}
+		sh.channels[e.name] = e
+		n.metrics.Channels.Add(1)
+	}
+	sub.channel = e.name
+	sub.idx = len(e.subs)
+	e.subs = append(e.subs, sub)
+	return nil
+}
+
+// remove drops sub; after the channel's last local subscriber it
+// unsubscribes the node from the channel.
+func (ix *subscriberIndex) remove(n *Node, sub *subscription) {
+	if sub.channel == "" {
+		return
+	}
+	sh := ix.shard(sub.channel)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.channels[sub.channel]
+	if e == nil || sub.idx >= len(e.subs) || e.subs[sub.idx] != sub {
+		return
+	}
+	last := len(e.subs) - 1
+	e.subs[sub.idx] = e.subs[last]
+	e.subs[sub.idx].idx = sub.idx
+	e.subs[last] = nil
+	e.subs = e.subs[:last]
+	if len(e.subs) == 0 {
+		delete(sh.channels, e.name)
+		n.metrics.Channels.Add(-1)
+		n.broker.Unsubscribe(e.name)
+	}
+}
+
+// count returns the number of local subscribers of ch.
+func (ix *subscriberIndex) count(ch string) int {
+	sh := ix.shard(ch)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	if e := sh.channels[ch]; e != nil {
+		return len(e.subs)
+	}
+	return 0
+}
+
+// each calls f for every channel with local subscribers.
+func (ix *subscriberIndex) each(f func(ch string, subscribers int)) {
+	for i := range ix.shards {
+		sh := &ix.shards[i]
+		sh.mu.RLock()
+		for name, e := range sh.channels {
+			f(name, len(e.subs))
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+func cloneString(s string) string { return string([]byte(s)) }
+
+// fanOut is the scratch of one delivery: the live subscribers by
+// encoding.
+type fanOut struct {
+	json, proto []*session.Session
+	hub         *session.Hub
+}
+
+var fanOutPool = sync.Pool{New: func() any { return new(fanOut) }}
+
+// deliver sends push, built by mk, to the channel's subscribers that want
+// it: it is encoded once per encoding and the same frame bytes go into
+// every queue. Subscriptions that are not live yet get the event queued.
+func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
+	sh := n.index.shard(ch)
+	sh.mu.RLock()
+	e := sh.channels[ch]
+	if e == nil {
+		sh.mu.RUnlock()
+		return
+	}
+	fo := fanOutPool.Get().(*fanOut)
+	for _, sub := range e.subs {
+		if ev.pub == nil && sub.flags&flagPushJoinLeave == 0 {
+			continue
+		}
+		if !sub.active.Load() {
+			sub.c.deliverPending(sub, ev)
+			continue
+		}
+		fo.hub = sub.c.sess.Hub()
+		if sub.c.protobuf {
+			fo.proto = append(fo.proto, sub.c.sess)
+		} else {
+			fo.json = append(fo.json, sub.c.sess)
+		}
+	}
+	// Frames are queued before the lock is released, so that once an
+	// unsubscribe has removed a subscriber (under the write lock) nothing
+	// more of the channel reaches it.
+	if len(fo.json)+len(fo.proto) > 0 {
+		r := &protocol.Reply{Push: mk()}
+		sent := 0
+		if len(fo.json) > 0 {
+			if p, err := appendReply(nil, r, false); err == nil {
+				f := session.NewFrame(session.Text, p)
+				sent += fo.hub.SendFrameAll(fo.json, f)
+				f.Release()
+			}
+		}
+		if len(fo.proto) > 0 {
+			if p, err := appendReply(nil, r, true); err == nil {
+				f := session.NewFrame(session.Binary, p)
+				sent += fo.hub.SendFrameAll(fo.proto, f)
+				f.Release()
+			}
+		}
+		if ev.pub != nil {
+			n.metrics.PublicationsOut.Add(uint64(sent))
+		}
+	}
+	sh.mu.RUnlock()
+	clear(fo.json)
+	clear(fo.proto)
+	fo.json, fo.proto, fo.hub = fo.json[:0], fo.proto[:0], nil
+	fanOutPool.Put(fo)
+}
+
+// HandlePublication implements broker.EventHandler.
+func (n *Node) HandlePublication(ch string, pub *broker.Publication, sp broker.StreamPosition) {
+	n.deliver(ch, event{pub: pub}, func() *protocol.Push {
+		return &protocol.Push{Channel: ch, Pub: toProtoPub(pub)}
+	})
+}
+
+// HandleJoin implements broker.EventHandler.
+func (n *Node) HandleJoin(ch string, info *broker.ClientInfo) {
+	n.deliver(ch, event{info: info}, func() *protocol.Push {
+		return &protocol.Push{Channel: ch, Join: &protocol.Join{Info: toProtoInfo(info)}}
+	})
+}
+
+// HandleLeave implements broker.EventHandler.
+func (n *Node) HandleLeave(ch string, info *broker.ClientInfo) {
+	n.deliver(ch, event{info: info, leave: true}, func() *protocol.Push {
+		return &protocol.Push{Channel: ch, Leave: &protocol.Leave{Info: toProtoInfo(info)}}
+	})
+}
+
+func toProtoPub(p *broker.Publication) *protocol.Publication {
+	return &protocol.Publication{Data: p.Data, Info: toProtoInfo(p.Info), Offset: p.Offset, Tags: p.Tags}
+}
+
+func toProtoInfo(i *broker.ClientInfo) *protocol.ClientInfo {
+	if i == nil {
+		return nil
+	}
+	return &protocol.ClientInfo{User: i.UserID, Client: i.ClientID, ConnInfo: i.ConnInfo, ChanInfo: i.ChanInfo}
+}

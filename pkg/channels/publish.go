@@ -1,0 +1,187 @@
+package channels
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/centrifugal/protocol"
+
+	"github.com/xh-control/gateway/pkg/broker"
+)
+
+// publish handles the publish command (reference section 7: 102/107,
+// data format, then allow_publish_*).
+func (c *client) publish(id uint32, req *protocol.PublishRequest, b *batch) *Disconnect {
+	n := c.node
+	if req.Channel == "" {
+		n.metrics.command("publish", "bad_request")
+		return DisconnectBadRequest
+	}
+	e := c.publishErr(req)
+	if e != nil {
+		n.metrics.command("publish", codeLabel(e.Code))
+		b.replyError(id, e)
+		return nil
+	}
+	n.metrics.command("publish", "ok")
+	b.reply(&protocol.Reply{Id: id, Publish: &protocol.PublishResult{}})
+	return nil
+}
+
+func (c *client) publishErr(req *protocol.PublishRequest) *Error {
+	n := c.node
+	opts, err := n.resolve(req.Channel)
+	if err != nil {
+		return asError(err)
+	}
+	// A publish without data: Centrifugo v6.9.1 answers 107 and keeps the
+	// connection (reference 2.2).
+	if req.Data == nil || !n.rules.ValidData(opts, req.Data) {
+		return ErrorBadRequest
+	}
+	c.mu.Lock()
+	user := c.user
+	subscribed := c.subs[req.Channel] != nil
+	c.mu.Unlock()
+	if !((opts.AllowPublishForClient || opts.AllowPublishForSubscriber && subscribed) &&
+		(user != "" || opts.AllowPublishForAnonymous)) {
+		return ErrorPermissionDenied
+	}
+	n.metrics.PublicationsIn.Inc()
+	_, err = n.broker.Publish(context.Background(), req.Channel, req.Data, broker.PublishOptions{
+		HistorySize:    opts.HistorySize,
+		HistoryTTL:     time.Duration(opts.HistoryTTL),
+		HistoryMetaTTL: time.Duration(opts.HistoryMetaTTL),
+		ClientInfo:     c.clientInfo(nil),
+	})
+	if err != nil {
+		return engineError(err)
+	}
+	return nil
+}
+
+// engineError maps a broker error to a protocol error.
+func engineError(err error) *Error {
+	if errors.Is(err, broker.ErrUnavailable) {
+		return ErrorNotAvailable
+	}
+	return asError(err)
+}
+
+// presencePermission checks presence and presence_stats (reference 7).
+func (c *client) presencePermission(ch string) (*ChannelOptions, *Error) {
+	n := c.node
+	opts, err := n.resolve(ch)
+	if err != nil {
+		return nil, asError(err)
+	}
+	if !opts.Presence || n.presence == nil {
+		return nil, ErrorNotAvailable
+	}
+	c.mu.Lock()
+	user, subscribed := c.user, c.subs[ch] != nil
+	c.mu.Unlock()
+	if !((opts.AllowPresenceForClient || opts.AllowPresenceForSubscriber && subscribed) &&
+		(user != "" || opts.AllowPresenceForAnonymous)) {
+		return nil, ErrorPermissionDenied
+	}
+	return opts, nil
+}
+
+func (c *client) presenceCmd(id uint32, req *protocol.PresenceRequest, b *batch) *Disconnect {
+	n := c.node
+	if req.Channel == "" {
+		n.metrics.command("presence", "bad_request")
+		return DisconnectBadRequest
+	}
+	_, e := c.presencePermission(req.Channel)
+	if e == nil {
+		m, err := n.presence.Presence(context.Background(), req.Channel)
+		if err == nil {
+			res := &protocol.PresenceResult{Presence: make(map[string]*protocol.ClientInfo, len(m))}
+			for k, v := range m {
+				res.Presence[k] = toProtoInfo(v)
+			}
+			n.metrics.command("presence", "ok")
+			b.reply(&protocol.Reply{Id: id, Presence: res})
+			return nil
+		}
+		e = engineError(err)
+	}
+	n.metrics.command("presence", codeLabel(e.Code))
+	b.replyError(id, e)
+	return nil
+}
+
+func (c *client) presenceStats(id uint32, req *protocol.PresenceStatsRequest, b *batch) *Disconnect {
+	n := c.node
+	if req.Channel == "" {
+		n.metrics.command("presence_stats", "bad_request")
+		return DisconnectBadRequest
+	}
+	_, e := c.presencePermission(req.Channel)
+	if e == nil {
+		st, err := n.presence.PresenceStats(context.Background(), req.Channel)
+		if err == nil {
+			n.metrics.command("presence_stats", "ok")
+			b.reply(&protocol.Reply{Id: id, PresenceStats: &protocol.PresenceStatsResult{
+				NumClients: uint32(st.NumClients), NumUsers: uint32(st.NumUsers)}})
+			return nil
+		}
+		e = engineError(err)
+	}
+	n.metrics.command("presence_stats", codeLabel(e.Code))
+	b.replyError(id, e)
+	return nil
+}
+
+// history handles the history command (reference section 6).
+func (c *client) history(id uint32, req *protocol.HistoryRequest, b *batch) *Disconnect {
+	n := c.node
+	if req.Channel == "" {
+		n.metrics.command("history", "bad_request")
+		return DisconnectBadRequest
+	}
+	res, e := c.historyResult(req)
+	if e != nil {
+		n.metrics.command("history", codeLabel(e.Code))
+		b.replyError(id, e)
+		return nil
+	}
+	n.metrics.command("history", "ok")
+	b.reply(&protocol.Reply{Id: id, History: res})
+	return nil
+}
+
+func (c *client) historyResult(req *protocol.HistoryRequest) (*protocol.HistoryResult, *Error) {
+	n := c.node
+	opts, err := n.resolve(req.Channel)
+	if err != nil {
+		return nil, asError(err)
+	}
+	if !opts.HistoryEnabled() {
+		return nil, ErrorNotAvailable
+	}
+	c.mu.Lock()
+	user, subscribed := c.user, c.subs[req.Channel] != nil
+	c.mu.Unlock()
+	if !((opts.AllowHistoryForClient || opts.AllowHistoryForSubscriber && subscribed) &&
+		(user != "" || opts.AllowHistoryForAnonymous)) {
+		return nil, ErrorPermissionDenied
+	}
+	var since *broker.StreamPosition
+	if req.Since != nil {
+		since = &broker.StreamPosition{Offset: req.Since.Offset, Epoch: req.Since.Epoch}
+	}
+	pubs, sp, e := n.History(context.Background(), req.Channel, broker.HistoryOptions{
+		Since: since, Limit: int(req.Limit), Reverse: req.Reverse, MetaTTL: time.Duration(opts.HistoryMetaTTL)})
+	if e != nil {
+		return nil, asError(e)
+	}
+	res := &protocol.HistoryResult{Publications: make([]*protocol.Publication, 0, len(pubs)), Epoch: sp.Epoch, Offset: sp.Offset}
+	for _, p := range pubs {
+		res.Publications = append(res.Publications, toProtoPub(p))
+	}
+	return res, nil
+}
