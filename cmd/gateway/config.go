@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -31,6 +32,7 @@ type Config struct {
 	Workers   WorkersConfig   `yaml:"workers"`
 	Netpoll   NetpollConfig   `yaml:"netpoll"`
 	Admin     AdminConfig     `yaml:"admin"`
+	API       APIConfig       `yaml:"api"`
 	Channels  ChannelsConfig  `yaml:"channels"`
 }
 
@@ -139,6 +141,9 @@ func (c *Config) validate() error {
 		if n <= 0 {
 			bad("%s %d: must be positive", name, n)
 		}
+	}
+	if err := (serverapi.Options{ErrorMode: c.API.ErrorMode}).Check(); err != nil {
+		bad("api.error_mode: %v", err)
 	}
 	if c.Compress.Level < 1 || c.Compress.Level > 9 {
 		bad("compression.level %d: want 1 to 9", c.Compress.Level)

@@ -22,6 +22,7 @@ import (
 	"github.com/xh-control/gateway/pkg/admin"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/poller"
+	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
 	"github.com/xh-control/gateway/web"
 )
@@ -169,11 +170,12 @@ func startAdmin(cfg *Config, srv *poller.Server, chans *channelsRuntime, log *za
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
+	apiMetrics := serverapi.NewMetrics()
 	h := admin.New(srv, admin.Options{
 		Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof, MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
-		Version: versionString(), Logger: log.Named("admin"), Collectors: chans.collectors(),
+		Version: versionString(), Logger: log.Named("admin"), Collectors: append(chans.collectors(), apiMetrics),
 	})
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	hs := &http.Server{Handler: withServerAPI(cfg, h, chans.apiNode(), apiMetrics, log), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	go hs.Serve(ln)
 	pushAPI := "disabled (no admin.token)"
