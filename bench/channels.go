@@ -215,13 +215,16 @@ func runChannels(p *part) {
 		i := o.offset + idx // the client's number in the whole run
 		setup.Add(1)
 		go func() {
-			ok := chSetup(p, c, i, &setup)
+			ok := chSetup(p, c, i)
+			if ok {
+				clientsMu.Lock()
+				clients = append(clients, c)
+				clientsMu.Unlock()
+			}
+			setup.Done()
 			if !ok {
 				return
 			}
-			clientsMu.Lock()
-			clients = append(clients, c)
-			clientsMu.Unlock()
 			ev := &chEvents{
 				reply: func(id uint32, line []byte) {
 					if bytes.Contains(line, errorKey) {
@@ -259,9 +262,8 @@ func runChannels(p *part) {
 }
 
 // chSetup sends the connect command and the subscribe commands of client
-// i and waits for their replies; it calls done once either way.
-func chSetup(p *part, c *chClient, i int, done *sync.WaitGroup) bool {
-	defer done.Done()
+// i and waits for their replies.
+func chSetup(p *part, c *chClient, i int) bool {
 	o := &p.o
 	c.ws.conn.SetReadDeadline(time.Now().Add(o.timeout + 20*time.Second))
 	defer c.ws.conn.SetReadDeadline(time.Time{})
