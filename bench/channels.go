@@ -294,6 +294,7 @@ func chSetup(p *part, c *chClient, i int) bool {
 					p.c.fail(err)
 					return false
 				}
+				p.add("pongs", 1)
 				continue
 			}
 			id := replyID(line)
@@ -494,6 +495,7 @@ func finishChannels(o *options, r *partResult, m *measurements, rep *report) {
 		rep.Params["publish_from"] = "-"
 	}
 	rep.set("subscribed", float64(r.Extra["subscribed"]))
+	rep.set("pongs", float64(r.Extra["pongs"]))
 	latencyFigures(rep, "handshake_", r.Connect)
 	if o.rate > 0 {
 		window := time.Duration(r.Extra["last_ns_max"] - r.Extra["first_ns_min"])

@@ -31,7 +31,7 @@ func channelGateway(t *testing.T, secret string) (wsAddr, apiAddr string) {
 	}
 	mem := broker.NewMemory(broker.MemoryOptions{})
 	opts := channels.Options{Config: channels.Config{AllowAnonymousConnectWithoutToken: secret == "",
-		PingInterval: 300 * time.Millisecond, PongTimeout: 200 * time.Millisecond}, Broker: mem, Presence: mem, Channels: rules}
+		PingInterval: time.Second, PongTimeout: 800 * time.Millisecond}, Broker: mem, Presence: mem, Channels: rules}
 	if secret != "" {
 		opts.Tokens = hmacTokens(t, secret)
 	}
@@ -52,7 +52,7 @@ func channelGateway(t *testing.T, secret string) (wsAddr, apiAddr string) {
 // TestChannelsDelivers runs the channels scenario briefly in both
 // publishing modes: every publication reaches every subscriber of its
 // channel (deliveries = sum over publications of their channel's
-// subscribers), pings are answered (the server pings every 300 ms and
+// subscribers), pings are answered (the server pings every second and
 // closes without a pong), and the server figures are there.
 func TestChannelsDelivers(t *testing.T) {
 	for _, from := range []string{"api", "client"} {
@@ -78,10 +78,18 @@ func TestChannelsDelivers(t *testing.T) {
 					f["subscribed"], f["deliveries"], f["expected_deliveries"], f["delivered_fraction"], n*k, want, want)
 			}
 			for _, name := range []string{"deliveries_per_s", "delivery_p50_ms", "delivery_p99_ms", "delivery_p999_ms",
-				"server_cpu_us_per_delivery", "server_kib_per_conn"} {
+				"server_cpu_us_per_delivery"} {
 				if v, ok := f[name]; !ok || v <= 0 {
 					t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
 				}
+			}
+			if f["pongs"] < n {
+				t.Errorf("%v pongs, want at least one per client (%d): the run outlasts the 1 s ping interval", f["pongs"], n)
+			}
+			// The server is this test process, whose RSS moves with the other
+			// tests: the memory figure is present, not meaningful.
+			if _, ok := f["server_kib_per_conn"]; !ok {
+				t.Errorf("no server_kib_per_conn: %v", f)
 			}
 			if f["delivery_p50_ms"] > f["delivery_p99_ms"] || f["delivery_p99_ms"] > f["delivery_max_ms"] {
 				t.Errorf("percentiles out of order: %v", f)
