@@ -173,6 +173,9 @@ func (n *Node) Unsubscribe(ctx context.Context, req serverapi.UnsubscribeRequest
 	if req.Channel == "" {
 		return ErrorBadRequest
 	}
+	if _, err := n.resolve(req.Channel); err != nil {
+		return err
+	}
 	return n.control(ctx, control{Op: "unsubscribe", User: req.User, Client: req.Client, Session: req.Session, Channel: req.Channel})
 }
 
@@ -279,6 +282,12 @@ func (n *Node) HandleControl(data []byte) {
 			}
 			c.recomputeDueLocked()
 			c.mu.Unlock()
+			if m.ExpireAt > 0 {
+				// The client learns its new expiry (push refresh), as
+				// Centrifugo tells it.
+				ttl := max(m.ExpireAt-time.Now().Unix(), 1)
+				c.sendReply(&protocol.Reply{Push: &protocol.Push{Refresh: &protocol.Refresh{Expires: true, Ttl: uint32(ttl)}}})
+			}
 		}
 	}
 }

@@ -142,6 +142,11 @@ func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
 			sub.c.deliverPending(sub, ev)
 			continue
 		}
+		if ev.pub != nil && ev.pub.Offset != 0 && ev.pub.Offset <= sub.skipTo {
+			// The engine stores a publication before it delivers it: a
+			// subscribe in between already got it from history.
+			continue
+		}
 		fo.hub = sub.c.sess.Hub()
 		if sub.c.protobuf {
 			fo.proto = append(fo.proto, sub.c.sess)

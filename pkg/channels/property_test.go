@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/xh-control/gateway/pkg/poller"
 )
 
 // propClient is one raw client of the property test with its model: for
@@ -135,12 +137,12 @@ func TestPropertyDelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 clients")
 	}
-	env := startNode(t, nil)
+	env := startNode(t, func(o *Options, _ *poller.Options) { o.PingInterval = -1 }) // idle clients do not answer pings
 	const (
 		clients  = 1000
 		drivers  = 8
 		channels = 10
-		ops      = 4
+		ops      = 3
 	)
 	var wg sync.WaitGroup
 	errs := make(chan error, drivers)

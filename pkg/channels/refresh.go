@@ -39,7 +39,8 @@ func (c *client) refresh(id uint32, req *protocol.RefreshRequest, b *batch) *Dis
 	c.expireAt = tok.ExpireAt
 	c.recomputeDueLocked()
 	c.mu.Unlock()
-	res := &protocol.RefreshResult{Client: c.id, Version: n.cfg.Version}
+	// Centrifuge fills expires and ttl only.
+	res := &protocol.RefreshResult{}
 	if tok.ExpireAt > 0 {
 		now := time.Now().Unix()
 		if tok.ExpireAt <= now {

@@ -2,10 +2,12 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +18,15 @@ import (
 // killableDialer remembers the SDK's TCP connections so that a test can
 // cut them, as a network failure would.
 type killableDialer struct {
-	mu    sync.Mutex
-	conns []net.Conn
+	mu      sync.Mutex
+	conns   []net.Conn
+	blocked atomic.Bool // refuse to dial, as while the network is down
 }
 
 func (d *killableDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.blocked.Load() {
+		return nil, errors.New("network down")
+	}
 	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 	if err == nil {
 		d.mu.Lock()
@@ -187,9 +193,11 @@ func TestSDKRecovery(t *testing.T) {
 		default:
 		}
 	})
+	c.dialer.blocked.Store(true)
 	c.dialer.kill()
 	<-waitGone
 	publish(3, 52)
+	c.dialer.blocked.Store(false)
 	e := s.waitSubscribed(t)
 	if !e.WasRecovering || !e.Recovered {
 		t.Fatalf("resubscribed %+v, want recovered", e)
@@ -201,9 +209,11 @@ func TestSDKRecovery(t *testing.T) {
 	s.expectPubs(t, want...)
 
 	// Past the history window (100): recovery fails.
+	c.dialer.blocked.Store(true)
 	c.dialer.kill()
 	<-waitGone
 	publish(53, 200)
+	c.dialer.blocked.Store(false)
 	e = s.waitSubscribed(t)
 	if !e.WasRecovering || e.Recovered {
 		t.Fatalf("resubscribed %+v, want not recovered", e)

@@ -24,7 +24,7 @@ type subscription struct {
 	// publications are kept in pending (under c.mu) and merged after it.
 	active   atomic.Bool
 	idx      int    // position in the channel entry, under the shard lock
-	skipTo   uint64 // positioned: pending publications up to this offset were already sent
+	skipTo   uint64 // positioned: publications up to this offset are in the subscribe result or before it
 	expireAt int64  // unix s; 0: does not expire
 	chanInfo []byte
 	pending  []event
@@ -347,7 +347,7 @@ func (c *client) sendEventLocked(sub *subscription, ev event) {
 	push := &protocol.Push{Channel: sub.channel}
 	switch {
 	case ev.pub != nil:
-		if sub.flags&flagPositioned != 0 && ev.pub.Offset != 0 && ev.pub.Offset <= sub.skipTo {
+		if ev.pub.Offset != 0 && ev.pub.Offset <= sub.skipTo {
 			return // already in the subscribe result or before its position
 		}
 		push.Pub = toProtoPub(ev.pub)
