@@ -47,7 +47,7 @@ subscribed clients, with the server's RSS settled before and after.`,
 			fs.IntVar(&o.subsPerClient, "subs-per-client", 1, "channels each client subscribes to (K, at most C)")
 			fs.Float64Var(&o.rate, "rate", 100, "publications per second, in total; 0: none (idle memory)")
 			fs.IntVar(&o.size, "size", 128, "publication data size in bytes (at least 40)")
-			fs.DurationVar(&o.duration, "duration", 10*time.Second, "publishing duration")
+			fs.DurationVar(&o.duration, "duration", 10*time.Second, "publishing duration (with -rate 0: how long to hold the idle clients after measuring)")
 			fs.StringVar(&o.api, "api", "127.0.0.1:9090", "server API address (host:port), for -publish-from api")
 			fs.StringVar(&o.apiKey, "api-key", "", "server API key (X-API-Key)")
 			fs.StringVar(&o.publishFrom, "publish-from", "api", "api | client")
@@ -209,11 +209,10 @@ func runChannels(p *part) {
 	var clients []*chClient
 	var clientsMu sync.Mutex
 	live := make(chan struct{}) // closed when the part is set up: readers count deliveries from then on
-	conns := p.dialAll(o.n)
-	for idx, ws := range conns {
+	setup.Add(o.n)
+	conns := p.dialEach(o.n, func(idx int, ws *wsClient) {
 		c := &chClient{ws: ws}
 		i := o.offset + idx // the client's number in the whole run
-		setup.Add(1)
 		go func() {
 			ok := chSetup(p, c, i)
 			if ok {
@@ -246,7 +245,8 @@ func runChannels(p *part) {
 				p.c.fail(err)
 			}
 		}()
-	}
+	})
+	setup.Add(len(conns) - o.n) // those that did not open
 	setup.Wait()
 	close(live)
 	deadline := p.ready()
@@ -258,6 +258,8 @@ func runChannels(p *part) {
 	if o.rate > 0 {
 		waitQuiet(p, deadline)
 		p.add("last_ns_max", last.load())
+	} else {
+		time.Sleep(time.Until(deadline)) // -duration: hold the idle clients (to profile the server)
 	}
 }
 
@@ -491,7 +493,6 @@ func finishChannels(o *options, r *partResult, m *measurements, rep *report) {
 	rep.Params["rate"], rep.Params["size"], rep.Params["duration"], rep.Params["publish_from"] =
 		o.rate, o.size, o.duration.String(), o.publishFrom
 	if o.rate == 0 {
-		rep.Params["duration"] = "0s"
 		rep.Params["publish_from"] = "-"
 	}
 	rep.set("subscribed", float64(r.Extra["subscribed"]))

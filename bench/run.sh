@@ -226,7 +226,7 @@ for s in $SCENARIOS; do
   slow200) run_case slow200 echo slow -c 100 -slow 200 -duration 10s ;;
   chidle)
     for n in ${CHIDLE_N:-5000 10000}; do
-      run_case "chidle n=$n" channels channels -n "$n" -channels 1000 -subs-per-client 1 -rate 0
+      run_case "chidle n=$n" channels channels -n "$n" -channels 1000 -subs-per-client 1 -rate 0 -duration 0s
     done
     ;;
   chfanout) run_case chfanout channels channels -n "${CHFANOUT_N:-10000}" -channels 1 -subs-per-client 1 -rate 100 -size 128 \
