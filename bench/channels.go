@@ -382,7 +382,7 @@ type publisher struct {
 
 func newPublisher(p *part, clients []*chClient) *publisher {
 	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
-	return &publisher{p: p, clients: clients, http: &http.Client{Transport: tr, Timeout: 10 * time.Second},
+	return &publisher{p: p, clients: clients, http: &http.Client{Transport: tr, Timeout: time.Minute},
 		url: "http://" + p.o.api + "/api/publish"}
 }
 
