@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +160,37 @@ func hmacTokens(t *testing.T, secret string) channels.TokenVerifier {
 	}
 	t.Cleanup(v.Close)
 	return v
+}
+
+// TestChannelsSplitsIntoWorkerProcesses runs the real binary with a tiny
+// per-process connection limit: three worker processes, the publications
+// from the first, deliveries counted in all of them.
+func TestChannelsSplitsIntoWorkerProcesses(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bench")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the load tool: %v\n%s", err, out)
+	}
+	ws, api := channelGateway(t, "")
+	out, err := exec.Command(bin, "channels", "-addr", ws, "-api", api, "-api-key", testAPIKey, "-n", "25",
+		"-channels", "5", "-subs-per-client", "2", "-rate", "40", "-duration", "500ms",
+		"-max-conns-per-process", "10", "-json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "splitting over 3 worker processes") {
+		t.Fatalf("no split announced:\n%s", out)
+	}
+	var rep report
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not the JSON report: %v\n%s", err, out)
+	}
+	f := rep.Figures
+	if f["connections"] != 25 || f["subscribed"] != 50 || f["published"] < 1 || f["errors"] != 0 {
+		t.Fatalf("merged figures %v", f)
+	}
+	// 50 subscriptions over 5 channels: 10 subscribers each.
+	if f["expected_deliveries"] != f["published"]*10 || f["deliveries"] != f["expected_deliveries"] {
+		t.Fatalf("deliveries %v, expected %v, published %v: want published x 10", f["deliveries"], f["expected_deliveries"], f["published"])
+	}
 }
