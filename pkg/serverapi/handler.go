@@ -146,6 +146,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.authorized(r) {
+		// The key itself is never logged.
+		h.log.Info("API request refused: missing or wrong key", zap.String("path", path), zap.String("remote", r.RemoteAddr))
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}

@@ -15,8 +15,12 @@ import (
 // Node is what the API acts on: the channel protocol's node
 // (*channels.Node implements it). Methods return *channels.Error for the
 // protocol's error codes (102 unknown channel, 107 bad request, 108 not
-// available, 112 unrecoverable position, ...); any other error is answered
-// as 100 internal.
+// available, 112 unrecoverable position, ...), read through their
+// ErrorCode method, wrapped or not; codes the API does not answer with, and
+// any other error, are answered as 100 internal. The handler checks only
+// what needs no channel options (a channel is given, base64 decodes); the
+// Node checks the rest in Centrifugo's order (102 for an unknown namespace
+// before 107 for empty data; 108 where presence or history is off).
 type Node interface {
 	Publish(ctx context.Context, channel string, data []byte, opts PublishOptions) (broker.StreamPosition, error)
 	// Subscribe subscribes the user's connections (or one client, or one

@@ -8,14 +8,7 @@ import (
 
 // knownAPI lists the API steps where the gateway differs from Centrifugo on
 // purpose, and why.
-var knownAPI = map[string]string{
-	// Pending, not on purpose: channels.Node.Unsubscribe does not check
-	// the namespace of a non-empty channel (Centrifugo's Executor does).
-	"unsubscribe unknown": "PENDING: the node does not answer 102 for an unknown namespace in unsubscribe",
-	// Pending, not on purpose: Centrifugo pushes {"refresh":{"expires":true,
-	// "ttl":...}} to a client whose expiry the API's refresh changed.
-	"ws u7 refresh push": "PENDING: no refresh push after the API's refresh with expire_at",
-}
+var knownAPI = map[string]string{}
 
 // TestServerAPI sends every server API method, the auth and transport
 // failures and the legacy form to both servers.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/centrifugal/protocol"
 	"github.com/gorilla/websocket"
 )
 
@@ -35,7 +36,7 @@ func userToken(user string) string {
 // call POSTs body to path on s and records the reply as step.
 func call(t *testing.T, s *server, tr *transcript, step, method, path string, header map[string]string, body string) any {
 	t.Helper()
-	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(s.out(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +63,20 @@ func api(t *testing.T, s *server, tr *transcript, step, method, body string) any
 // raw is a protocol client on a WebSocket: it sends frames as given and
 // reads replies line by line, skipping pings.
 type raw struct {
-	t       *testing.T
-	c       *websocket.Conn
-	pending [][]byte
+	s        *server
+	t        *testing.T
+	c        *websocket.Conn
+	pending  [][]byte
+	protobuf bool
 }
 
 func dial(t *testing.T, s *server) *raw {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(s.ws, http.Header{"Origin": {"http://localhost"}})
+	d := *websocket.DefaultDialer
+	if s.protobuf {
+		d.Subprotocols = []string{"centrifuge-protobuf"}
+	}
+	c, resp, err := d.Dial(s.ws, http.Header{"Origin": {"http://localhost"}})
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -78,12 +85,19 @@ func dial(t *testing.T, s *server) *raw {
 		t.Fatalf("dial %s: %v (HTTP %d)", s.ws, err, status)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &raw{t: t, c: c}
+	if s.protobuf && c.Subprotocol() != "centrifuge-protobuf" {
+		t.Fatalf("%s: subprotocol %q, want centrifuge-protobuf", s.name, c.Subprotocol())
+	}
+	return &raw{s: s, t: t, c: c, protobuf: s.protobuf}
 }
 
 func (r *raw) send(frame string) {
 	r.t.Helper()
-	if err := r.c.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+	typ, data := websocket.TextMessage, []byte(r.s.out(frame))
+	if r.protobuf {
+		typ, data = websocket.BinaryMessage, toProtobuf(r.t, data)
+	}
+	if err := r.c.WriteMessage(typ, data); err != nil {
 		r.t.Fatalf("send: %v", err)
 	}
 }
@@ -97,6 +111,9 @@ func (r *raw) next(timeout time.Duration) ([]byte, error) {
 		_, data, err := r.c.ReadMessage()
 		if err != nil {
 			return nil, err
+		}
+		if r.protobuf {
+			data = fromProtobuf(r.t, data)
 		}
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			if len(bytes.TrimSpace(line)) == 0 || string(bytes.TrimSpace(line)) == "{}" {
@@ -222,4 +239,52 @@ func list(vs []any) any {
 		return nil
 	}
 	return vs
+}
+
+// toProtobuf re-encodes newline-separated JSON commands as varint-prefixed
+// Protobuf commands (protocol's own codecs, as the SDKs use).
+func toProtobuf(t *testing.T, frame []byte) []byte {
+	t.Helper()
+	dec := protocol.NewJSONCommandDecoder(frame)
+	enc := protocol.NewProtobufCommandEncoder()
+	var out []byte
+	for {
+		cmd, err := dec.Decode()
+		if cmd != nil {
+			b, encErr := enc.Encode(cmd)
+			if encErr != nil {
+				t.Fatalf("encoding %v: %v", cmd, encErr)
+			}
+			out = append(out, b...)
+		}
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("scenario frame %q is not JSON commands: %v", frame, err)
+		}
+	}
+}
+
+// fromProtobuf turns a frame of Protobuf replies into newline-separated
+// JSON replies (an empty reply, a ping, becomes {}).
+func fromProtobuf(t *testing.T, frame []byte) []byte {
+	t.Helper()
+	dec := protocol.NewProtobufReplyDecoder(frame)
+	enc := protocol.NewJSONReplyEncoder()
+	var lines [][]byte
+	for {
+		rep, err := dec.Decode()
+		if err == io.EOF {
+			return bytes.Join(lines, []byte("\n"))
+		}
+		if err != nil {
+			t.Fatalf("frame %x does not decode as Protobuf replies: %v", frame, err)
+		}
+		b, err := enc.Encode(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, b)
+	}
 }

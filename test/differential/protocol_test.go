@@ -13,9 +13,6 @@ var knownProtocol = map[string]string{
 	// Issue #10: rpc is answered "method not found" until backends can be
 	// configured; Centrifugo without an RPC proxy answers 108.
 	"rpc": "rpc answers 104 method not found (issue #10), Centrifugo 108 not available",
-	// Pending, not on purpose: the gateway's refresh result carries client
-	// and version too (Centrifugo: expires and ttl only).
-	"refresh": "PENDING: the refresh result has extra client and version fields",
 }
 
 // TestProtocolConnect covers connect: anonymous, with a token, with an
@@ -69,6 +66,35 @@ func TestProtocolConnect(t *testing.T) {
 		c = dial(t, s)
 		c.send(`{"id":1,"connect":{}}` + "\n" + `{"id":2,"subscribe":{"channel":"chat:c"}}` + "\n" + `{"id":3,"presence_stats":{"channel":"chat:c"}}`)
 		c.expect(tr, "connect and subscribe in one frame", 3)
+
+		// Server-side subscriptions from the token's channels claim, and
+		// the info claim in presence.
+		c = dial(t, s)
+		c.connect(tr, "connect with channels claim", token(map[string]any{"sub": "u6", "channels": []string{"chat:srv"}, "info": map[string]any{"a": 1}}))
+		c.send(`{"id":2,"presence":{"channel":"chat:srv"}}`)
+		c.expect(tr, "presence of a server-side subscription", 1)
+
+		// Private channels take a subscription token.
+		c = dial(t, s)
+		c.connect(tr, "connect for private", userToken("u7"))
+		c.send(fmt.Sprintf(`{"id":2,"subscribe":{"channel":"$chat:priv","token":%q}}`,
+			token(map[string]any{"sub": "u7", "channel": "$chat:priv", "exp": time.Now().Add(time.Hour).Unix(), "info": map[string]any{"b": 2}})))
+		c.expect(tr, "private channel with token", 1)
+		c.send(`{"id":3,"presence":{"channel":"$chat:priv"}}`)
+		c.expect(tr, "presence with channel info", 1)
+		c.send(fmt.Sprintf(`{"id":4,"subscribe":{"channel":"$chat:other","token":%q}}`,
+			token(map[string]any{"sub": "u7", "channel": "$chat:priv"})))
+		c.expect(tr, "subscription token for another channel", 1)
+		c = dial(t, s)
+		c.connect(tr, "connect for private 2", userToken("u7"))
+		c.send(fmt.Sprintf(`{"id":5,"subscribe":{"channel":"$chat:third","token":%q}}`,
+			token(map[string]any{"sub": "u8", "channel": "$chat:third"})))
+		c.expect(tr, "subscription token for another user", 1)
+		c = dial(t, s)
+		c.connect(tr, "connect for private 3", userToken("u7"))
+		c.send(fmt.Sprintf(`{"id":6,"subscribe":{"channel":"$chat:fourth","token":%q}}`,
+			token(map[string]any{"sub": "u7", "channel": "$chat:fourth", "exp": time.Now().Add(-time.Minute).Unix()})))
+		c.expect(tr, "expired subscription token", 1)
 	})
 }
 
@@ -76,7 +102,17 @@ func TestProtocolConnect(t *testing.T) {
 // presence_stats and unsubscribe, batched in one frame, and every error
 // reply.
 func TestProtocolChannels(t *testing.T) {
-	run(t, "channels", knownProtocol, func(t *testing.T, s *server, tr *transcript) {
+	run(t, "channels", knownProtocol, channelsScenario)
+}
+
+// TestProtocolChannelsProtobuf: the same over centrifuge-protobuf, with the
+// same transcript.
+func TestProtocolChannelsProtobuf(t *testing.T) {
+	runProtobuf(t, "channels", knownProtocol, channelsScenario)
+}
+
+func channelsScenario(t *testing.T, s *server, tr *transcript) {
+	{
 		c := dial(t, s)
 		c.connect(tr, "connect", userToken("p1"))
 		c.send(`{"id":2,"subscribe":{"channel":"chat:p"}}` + "\n" +
@@ -134,7 +170,7 @@ func TestProtocolChannels(t *testing.T) {
 		c.connect(tr, "connect for send", userToken("p1"))
 		c.send(`{"send":{"data":{"x":1}}}` + "\n" + `{"id":2,"presence_stats":{"channel":"chat:p"}}`)
 		c.expectClose(tr, "send, then a command")
-	})
+	}
 }
 
 // TestProtocolJoinLeave: a second client's subscribe and unsubscribe reach
@@ -164,7 +200,17 @@ func TestProtocolJoinLeave(t *testing.T) {
 // gets exactly the publications it missed; a wrong epoch or a position
 // past the history window is not recovered.
 func TestProtocolRecovery(t *testing.T) {
-	run(t, "recovery", knownProtocol, func(t *testing.T, s *server, tr *transcript) {
+	run(t, "recovery", knownProtocol, recoveryScenario)
+}
+
+// TestProtocolRecoveryProtobuf: the same over centrifuge-protobuf, with the
+// same transcript.
+func TestProtocolRecoveryProtobuf(t *testing.T) {
+	runProtobuf(t, "recovery", knownProtocol, recoveryScenario)
+}
+
+func recoveryScenario(t *testing.T, s *server, tr *transcript) {
+	{
 		a := dial(t, s)
 		a.connect(tr, "connect", userToken("r1"))
 		a.send(`{"id":2,"subscribe":{"channel":"chat:rec","recover":true}}`)
@@ -199,5 +245,5 @@ func TestProtocolRecovery(t *testing.T) {
 		b.expect(tr, "recover past the window", 1)
 		b.send(fmt.Sprintf(`{"id":9,"history":{"channel":"chat:rec","limit":-1,"since":{"offset":1,"epoch":%q}}}`, epoch))
 		b.expect(tr, "history past the window", 1)
-	})
+	}
 }

@@ -28,6 +28,26 @@ type server struct {
 	base string // http://127.0.0.1:port: the API is at base+"/api"
 	ws   string // ws://127.0.0.1:port/connection/websocket
 	stop func()
+	// protobuf makes dial negotiate centrifuge-protobuf: the scenario's JSON
+	// commands are sent as Protobuf and the replies read back as JSON.
+	protobuf bool
+}
+
+// The Protobuf runs use their own channels, since the servers keep the
+// JSON runs' history: every namespace gets a "pb-" prefix on the way out,
+// removed again from what comes back (so that both runs' transcripts are
+// the same).
+var (
+	pbOut = strings.NewReplacer("chat:", "chat:pb-", "bare:", "bare:pb-", "locked:", "locked:pb-", "nope:", "nope:pb-")
+	pbIn  = strings.NewReplacer("chat:pb-", "chat:", "bare:pb-", "bare:", "locked:pb-", "locked:", "nope:pb-", "nope:")
+)
+
+// out is what the scenario sends, renamed for a Protobuf run.
+func (s *server) out(text string) string {
+	if s.protobuf {
+		return pbOut.Replace(text)
+	}
+	return text
 }
 
 var (
@@ -79,18 +99,19 @@ func servers(t *testing.T) []*server {
 const centrifugoVersion = "v6.9.1"
 
 func centrifugoBin() (string, string) {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	tools := filepath.Join(cache, "gateway-tools")
 	bin := os.Getenv("CENTRIFUGO_BIN")
 	if bin == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache")
-		}
-		bin = filepath.Join(cache, "gateway-tools", "centrifugo")
+		bin = filepath.Join(tools, "centrifugo")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Sprintf("no Centrifugo binary at %s (set CENTRIFUGO_BIN, or: GOBIN=%s go install github.com/centrifugal/centrifugo/v6@%s)",
-			bin, filepath.Dir(bin), centrifugoVersion)
+		return "", fmt.Sprintf("no Centrifugo binary at %s (set CENTRIFUGO_BIN, or build it as .ci/run does: GOBIN=%s GOFLAGS=-mod=mod go install github.com/centrifugal/centrifugo/v6@%s)",
+			bin, tools, centrifugoVersion)
 	}
 	out, err := exec.Command("go", "version", "-m", bin).Output()
 	if err == nil && !strings.Contains(string(out), "github.com/centrifugal/centrifugo/v6\t"+centrifugoVersion) {
