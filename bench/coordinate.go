@@ -63,7 +63,7 @@ func coordinate(s *scenario, o *options, args []string) (*report, error) {
 	}
 	prog.show("connected")
 	if m.probe.enabled() {
-		if s.name == "idle" || s.name == "connect" {
+		if s.name == "idle" || s.name == "connect" || (s.settles != nil && s.settles(o)) {
 			m.loaded = m.probe.settled(o.settleOr(10 * time.Second))
 		} else {
 			m.loaded, _ = m.probe.sample()

@@ -7,7 +7,8 @@
 //
 //	go run ./bench <scenario> [flags]     go run ./bench <scenario> -h
 //
-// Scenarios: connect, idle, echo, rate, fanout, slow; and report, which turns
+// Scenarios: connect, idle, echo, rate, fanout, slow, channels (the
+// Centrifugo client protocol and server API); and report, which turns
 // the JSON lines of bench/run.sh into bench/RESULTS.md.
 package main
 
@@ -48,6 +49,12 @@ type options struct {
 	slowSize  int
 	slowBurst int
 
+	// channels scenario
+	chans, subsPerClient int
+	api, apiKey          string
+	publishFrom, token   string
+	clients              int // the run's clients in all (n is this part's share)
+
 	part, parts int // worker process index and count; part < 0 in the coordinator
 	offset      int // index of this part's first connection, for source addresses
 }
@@ -64,6 +71,9 @@ type scenario struct {
 	// run opens the part's connections, then drives them between start and
 	// the end of the run.
 	run func(p *part)
+	// settles, when set and true, has the coordinator wait for the server's
+	// RSS to settle once every part is set up (memory figures).
+	settles func(o *options) bool
 	// finish derives the figures of the report.
 	finish func(o *options, res *partResult, m *measurements, rep *report)
 }

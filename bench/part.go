@@ -55,7 +55,14 @@ func (p *part) dial(i int) (*wsClient, error) {
 
 // dialAll opens n connections at the dial rate with a few dozen dialers,
 // and returns those that opened.
-func (p *part) dialAll(n int) []*wsClient {
+func (p *part) dialAll(n int) []*wsClient { return p.dialEach(n, nil) }
+
+// dialEach is dialAll that also calls then (when not nil) with each
+// connection as soon as it is open, from the dialer: then must not block.
+// A protocol whose server closes connections that stay silent (Centrifugo's
+// 3502 after 10 s without a connect command) starts there rather than after
+// the last connection opened.
+func (p *part) dialEach(n int, then func(i int, c *wsClient)) []*wsClient {
 	out := make([]*wsClient, n)
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -64,6 +71,9 @@ func (p *part) dialAll(n int) []*wsClient {
 			for i := range next {
 				if c, err := p.dial(i); err == nil {
 					out[i] = c
+					if then != nil {
+						then(i, c)
+					}
 				}
 			}
 		})

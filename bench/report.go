@@ -124,9 +124,12 @@ func writeResults(w io.Writer, reports []*report, commands, notes string) {
 	fmt.Fprintf(w, "# Benchmark results\n\n")
 	fmt.Fprintf(w, "Written by `bench/run.sh` (`go run ./bench report`) on %s. The gateway and its peers\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "ran alternately, each started fresh, on the same machine in the same run: %s.\n", strings.Join(labels, ", "))
-	fmt.Fprintf(w, "`baseline` is the reference design (`bench/baseline`: gorilla/websocket with a reader and a writer\n")
-	fmt.Fprintf(w, "goroutine and a 256-slot channel per connection); `gws` is github.com/lxzan/gws in its default server\n")
-	fmt.Fprintf(w, "mode (`bench/gwsserver`). Figures are medians over the rounds; **gateway/X** is the gateway's figure\n")
+	for _, l := range labels {
+		if d := peerDescriptions[l]; d != "" {
+			fmt.Fprintf(w, "%s\n", d)
+		}
+	}
+	fmt.Fprintf(w, "Figures are medians over the rounds; **gateway/X** is the gateway's figure\n")
 	fmt.Fprintf(w, "divided by peer X's. This machine is shared and noisy: compare ratios, not absolute numbers.\n\n")
 	fmt.Fprintf(w, "## Machine\n\n```\n%s```\n\n", machine())
 
@@ -203,10 +206,19 @@ func writeResults(w io.Writer, reports []*report, commands, notes string) {
 	}
 }
 
+// peerDescriptions say what each peer is, for the report's introduction.
+var peerDescriptions = map[string]string{
+	"baseline": "`baseline` is the reference design (`bench/baseline`: gorilla/websocket with a reader and a writer\n" +
+		"goroutine and a 256-slot channel per connection).",
+	"gws": "`gws` is github.com/lxzan/gws in its default server mode (`bench/gwsserver`).",
+	"centrifugo": "`centrifugo` is Centrifugo v6.9.1 (`go install github.com/centrifugal/centrifugo/v6@v6.9.1`) with\n" +
+		"its embedded defaults plus the configuration `bench/run.sh` generates; the gateway runs the equivalent one.",
+}
+
 // reportLabels orders the servers of a run: the gateway, the reference
 // design, gws, then any other peer by name.
 func reportLabels(reports []*report) []string {
-	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2}
+	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2, "centrifugo": 3}
 	seen := map[string]bool{"gateway": true}
 	labels := []string{"gateway"}
 	for _, r := range reports {
@@ -275,7 +287,8 @@ func figureNames(c *caseData) []string {
 	return out
 }
 
-// target is one of issue #4's goals, checked against the medians.
+// target is one of the issues' goals (#4: raw WebSocket; #10: the channel
+// protocol against Centrifugo), checked against the medians.
 type target struct {
 	what  string
 	check func(find func(scenario string, params map[string]string, label, fig string) (float64, bool)) (string, bool, bool)
@@ -364,7 +377,24 @@ func writeTargets(w io.Writer, cases map[string]*caseData) {
 			return fmt.Sprintf("%.2f ms with, %.2f ms without: %.2f×", with, without, with/without), ok && with <= 2*without, ok
 		}},
 	}
+	// Each group of targets is listed when the run has a scenario of it.
+	var haveRaw, haveChannels bool
+	for _, c := range cases {
+		for _, rs := range c.byLabel {
+			if len(rs) > 0 && rs[0].Scenario == "channels" {
+				haveChannels = true
+			} else if len(rs) > 0 {
+				haveRaw = true
+			}
+		}
+	}
 	fmt.Fprintf(w, "| target | measured | met |\n| --- | --- | --- |\n")
+	if !haveRaw {
+		targets = nil
+	}
+	if haveChannels {
+		targets = append(targets, channelTargets(find)...)
+	}
 	for _, t := range targets {
 		text, met, measured := t.check(find)
 		verdict := "**missed**"
@@ -400,4 +430,57 @@ func machine() string {
 		fmt.Fprintf(&b, "nofile: %s", out)
 	}
 	return b.String()
+}
+
+type findFunc = func(scenario string, params map[string]string, label, fig string) (float64, bool)
+
+// channelTargets are issue #10's targets against Centrifugo: idle
+// connected-and-subscribed clients (channels -rate 0), and fan-out (10,000
+// subscribers of one channel, 100 publications/s through the API).
+func channelTargets(find findFunc) []target {
+	ratio := func(params map[string]string, fig string) (g, b, r float64, ok bool) {
+		g, ok1 := find("channels", params, "gateway", fig)
+		b, ok2 := find("channels", params, "centrifugo", fig)
+		if !ok1 || !ok2 || b == 0 {
+			return g, b, 0, false
+		}
+		return g, b, g / b, true
+	}
+	idle := func(n string) map[string]string {
+		return map[string]string{"n": n, "rate": "0", "subs_per_client": "1"}
+	}
+	fanout := map[string]string{"n": "10000", "channels": "1", "rate": "100"}
+	t := func(what string, check func() (string, bool, bool)) target {
+		return target{what: what, check: func(findFunc) (string, bool, bool) { return check() }}
+	}
+	var out []target
+	for _, n := range []string{"5000", "10000"} {
+		out = append(out, t("memory per idle connected-and-subscribed client ≤ 0.1× Centrifugo's (N="+n+")", func() (string, bool, bool) {
+			g, b, r, ok := ratio(idle(n), "server_kib_per_conn")
+			return fmt.Sprintf("%.2f / %.2f KiB = %.3f", g, b, r), ok && r <= 0.1, ok
+		}))
+	}
+	out = append(out,
+		t("memory per connection with one subscription ≤ 4 KiB at 10,000 clients", func() (string, bool, bool) {
+			g, ok := find("channels", idle("10000"), "gateway", "server_kib_per_conn")
+			return fmt.Sprintf("%.2f KiB", g), ok && g <= 4, ok
+		}),
+		t("fan-out (10k subscribers, 100 publications/s): deliveries/s ≥ 2× Centrifugo's", func() (string, bool, bool) {
+			g, b, r, ok := ratio(fanout, "deliveries_per_s")
+			return fmt.Sprintf("%.0f / %.0f = %.2f", g, b, r), ok && r >= 2, ok
+		}),
+		t("fan-out: p99 delivery latency ≤ 0.5× Centrifugo's", func() (string, bool, bool) {
+			g, b, r, ok := ratio(fanout, "delivery_p99_ms")
+			return fmt.Sprintf("%.1f / %.1f ms = %.3f", g, b, r), ok && r <= 0.5, ok
+		}),
+		t("fan-out: server CPU per delivery ≤ 0.5× Centrifugo's", func() (string, bool, bool) {
+			g, b, r, ok := ratio(fanout, "server_cpu_us_per_delivery")
+			return fmt.Sprintf("%.2f / %.2f µs = %.3f", g, b, r), ok && r <= 0.5, ok
+		}),
+		t("fan-out: every publication delivered to every subscriber (gateway)", func() (string, bool, bool) {
+			g, ok := find("channels", fanout, "gateway", "delivered_fraction")
+			return fmt.Sprintf("%.4f", g), ok && g == 1, ok
+		}),
+	)
+	return out
 }

@@ -9,6 +9,19 @@
 #   SCENARIOS="idle echo64" SERVERS="gateway gws" bench/run.sh
 #   MODE=manycore bench/run.sh   # the many-core set (echo c=1,000 and 10,000, rate, fanout, idle)
 #   BIN=/path/to/prebuilt bench/run.sh   # static binaries from `make bench-binaries`, no Go needed
+#   SCENARIOS="chidle chfanout chmany" bench/run.sh   # the channel protocol against Centrifugo
+#
+# The channel scenarios (chidle, chfanout, chmany: `bench channels`, the
+# Centrifugo client protocol v2 and server API) run the servers in CH_SERVERS
+# (default "gateway centrifugo") and write bench/RESULTS-channels.md; the raw
+# WebSocket scenarios run SERVERS and write bench/RESULTS.md. Centrifugo is
+# github.com/centrifugal/centrifugo/v6 at v6.9.1: CENTRIFUGO_BIN, else
+# ~/.cache/gateway-tools/centrifugo, which is built with `go install` when
+# missing. Both servers get the same generated configuration: an API key,
+# any origin, anonymous connects, and a "chat" namespace where anonymous
+# clients may subscribe and publish, with a history of 100 for 300 s (no
+# presence or join/leave, which would make setting up 10,000 subscribers of
+# one channel quadratic).
 #
 # Each case starts each server fresh, runs the load tool against it, and
 # stops it by PID; the servers alternate, round after round, so that drift
@@ -29,14 +42,20 @@ manycore) default_scenarios="idle echo64c1k echo64c10k rate fanout" ;;
 esac
 SCENARIOS=${SCENARIOS:-$default_scenarios}
 SERVERS=${SERVERS:-"gateway baseline gws"}
+CH_SERVERS=${CH_SERVERS:-"gateway centrifugo"}
+API_KEY=bench-api-key
 OUT=${OUT:-bench/out}
 ADDR=127.0.0.1:18080
 METRICS=127.0.0.1:19080
 mkdir -p "$OUT"
-results=$OUT/results.jsonl
-commands=$OUT/commands.txt
-: >"$results"
-: >"$commands"
+raw_results=$OUT/results.jsonl
+raw_commands=$OUT/commands.txt
+ch_results=$OUT/results-channels.jsonl
+ch_commands=$OUT/commands-channels.txt
+: >"$raw_results"
+: >"$raw_commands"
+: >"$ch_results"
+: >"$ch_commands"
 : >"$OUT/human.txt"
 
 if [ -n "${BIN:-}" ]; then
@@ -66,13 +85,73 @@ else
   pin_server=()
   pin_client=()
 fi
-echo "# $cpus CPUs, $(uname -sr); mode $MODE; server pinned: ${pin_server[*]:-no}; load tool pinned: ${pin_client[*]:-no}" >>"$commands"
+for f in "$raw_commands" "$ch_commands"; do
+  echo "# $cpus CPUs, $(uname -sr); mode $MODE; server pinned: ${pin_server[*]:-no}; load tool pinned: ${pin_client[*]:-no}; load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$f"
+done
+
+case " $SCENARIOS " in
+*" ch"*)
+  if [[ " $CH_SERVERS " == *" centrifugo "* ]]; then
+    cache=${XDG_CACHE_HOME:-$HOME/.cache}/gateway-tools
+    CENTRIFUGO_BIN=${CENTRIFUGO_BIN:-$cache/centrifugo}
+    if [ ! -x "$CENTRIFUGO_BIN" ]; then
+      echo "== $CENTRIFUGO_BIN missing: building github.com/centrifugal/centrifugo/v6@v6.9.1 into $cache" >&2
+      mkdir -p "$cache"
+      GOBIN=$cache go install github.com/centrifugal/centrifugo/v6@v6.9.1
+      CENTRIFUGO_BIN=$cache/centrifugo
+    fi
+    echo "== centrifugo: $CENTRIFUGO_BIN" >&2
+  fi
+  # The same channel configuration for both servers. The WebSocket and the
+  # server API listen where the raw scenarios' servers do: ADDR and METRICS
+  # (the gateway's admin listener, Centrifugo's internal port).
+  cat >"$OUT/centrifugo.json" <<EOF
+{
+  "http_server": {"address": "${ADDR%:*}", "port": ${ADDR#*:}, "internal_address": "${METRICS%:*}", "internal_port": "${METRICS#*:}"},
+  "log": {"level": "warn"},
+  "http_api": {"key": "$API_KEY"},
+  "prometheus": {"enabled": true},
+  "client": {"allowed_origins": ["*"], "allow_anonymous_connect_without_token": true},
+  "channel": {"namespaces": [{"name": "chat",
+    "allow_subscribe_for_client": true, "allow_subscribe_for_anonymous": true,
+    "allow_publish_for_client": true, "allow_publish_for_anonymous": true,
+    "history_size": 100, "history_ttl": "300s"}]},
+  "usage_stats": {"disabled": true}
+}
+EOF
+  cat >"$OUT/gateway-channels.yaml" <<EOF
+log: {level: warn}
+origins: {allowed: ["*"]}
+channels:
+  enabled: true
+  path: /connection/websocket
+  client: {allow_anonymous_connect_without_token: true}
+  channel:
+    namespaces:
+      - name: chat
+        allow_subscribe_for_client: true
+        allow_subscribe_for_anonymous: true
+        allow_publish_for_client: true
+        allow_publish_for_anonymous: true
+        history_size: 100
+        history_ttl: 300s
+api: {key: $API_KEY}
+EOF
+  ;;
+esac
 
 server_pid=
 start_server() { # name mode
   local name=$1 mode=$2
   case $name in
   gateway)
+    if [ "$mode" = channels ]; then
+      "${pin_server[@]}" "$OUT/gateway" -config "$OUT/gateway-channels.yaml" -listen "$ADDR" -admin.listen "$METRICS" \
+        >"$OUT/$name.log" 2>&1 &
+      server_pid=$!
+      wait_listening "$name"
+      return
+    fi
     local handler=echo
     [ "$mode" = broadcast ] && handler=broadcast
     "${pin_server[@]}" "$OUT/gateway" -listen "$ADDR" -admin.listen "$METRICS" -handler "$handler" \
@@ -84,14 +163,21 @@ start_server() { # name mode
   gws)
     "${pin_server[@]}" "$OUT/gwsserver" -listen "$ADDR" -metrics "$METRICS" -mode "$mode" >"$OUT/$name.log" 2>&1 &
     ;;
+  centrifugo)
+    "${pin_server[@]}" "$CENTRIFUGO_BIN" -c "$OUT/centrifugo.json" >"$OUT/$name.log" 2>&1 &
+    ;;
   *) echo "unknown server $name" >&2; exit 2 ;;
   esac
   server_pid=$!
+  wait_listening "$name"
+}
+
+wait_listening() { # name
   for _ in $(seq 100); do
     if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then return 0; fi
     sleep 0.1
   done
-  echo "$name did not start; see $OUT/$name.log" >&2
+  echo "$1 did not start; see $OUT/$1.log" >&2
   exit 1
 }
 
@@ -106,13 +192,17 @@ stop_server() {
   sleep 1 # let the kernel release the sockets
 }
 
-# run_case name mode bench-arguments...
+# run_case name mode bench-arguments...: the raw scenarios (SERVERS); the
+# channel scenarios have mode "channels" (CH_SERVERS, their own results).
 run_case() {
-  local name=$1 mode=$2
+  local name=$1 mode=$2 servers=$SERVERS results=$raw_results commands=$raw_commands
   shift 2
+  if [ "$mode" = channels ]; then
+    servers=$CH_SERVERS results=$ch_results commands=$ch_commands
+  fi
   echo "bench $* -addr $ADDR -pid \$SERVER_PID -metrics http://$METRICS/metrics -label <server> -json   # $name, server mode $mode" >>"$commands"
   for round in $(seq "$ROUNDS"); do
-    for server in $SERVERS; do
+    for server in $servers; do
       echo "== $name: round $round/$ROUNDS, $server" >&2
       start_server "$server" "$mode"
       "${pin_client[@]}" "$OUT/bench" "$@" -addr "$ADDR" -pid "$server_pid" -metrics "http://$METRICS/metrics" \
@@ -134,9 +224,24 @@ for s in $SCENARIOS; do
   fanout) run_case fanout broadcast fanout -n 10000 -pubs 1 -interval 10ms -size 128 -duration 10s ;;
   slow0) run_case slow0 echo slow -c 100 -slow 0 -duration 10s ;;
   slow200) run_case slow200 echo slow -c 100 -slow 200 -duration 10s ;;
+  chidle)
+    for n in ${CHIDLE_N:-5000 10000}; do
+      run_case "chidle n=$n" channels channels -n "$n" -channels 1000 -subs-per-client 1 -rate 0 -duration 0s
+    done
+    ;;
+  chfanout) run_case chfanout channels channels -n "${CHFANOUT_N:-10000}" -channels 1 -subs-per-client 1 -rate 100 -size 128 \
+    -duration 10s -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
+  chmany) run_case chmany channels channels -n 10000 -channels 1000 -subs-per-client 1 -rate 1000 -size 128 -duration 10s \
+    -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
   *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done
 
-"$OUT/bench" report -in "$results" -commands "$commands" -notes bench/notes.md -out bench/RESULTS.md
-echo "== wrote bench/RESULTS.md" >&2
+if [ -s "$raw_results" ]; then
+  "$OUT/bench" report -in "$raw_results" -commands "$raw_commands" -notes bench/notes.md -out bench/RESULTS.md
+  echo "== wrote bench/RESULTS.md" >&2
+fi
+if [ -s "$ch_results" ]; then
+  "$OUT/bench" report -in "$ch_results" -commands "$ch_commands" -notes bench/notes-channels.md -out bench/RESULTS-channels.md
+  echo "== wrote bench/RESULTS-channels.md" >&2
+fi
