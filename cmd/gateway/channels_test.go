@@ -71,9 +71,15 @@ func TestChannelsTokenSecretNeverPrinted(t *testing.T) {
 }
 
 // TestChannelsSIGTERMSends3001: on SIGTERM channel clients are told
-// "shutdown" (3001, the SDKs reconnect).
+// "shutdown" (3001, the SDKs reconnect), all at once or spread over
+// shutdown.spread.
 func TestChannelsSIGTERMSends3001(t *testing.T) {
-	p := startGateway(t)
+	t.Run("at once", func(t *testing.T) { sigtermSends3001(t) })
+	t.Run("spread", func(t *testing.T) { sigtermSends3001(t, "-shutdown.spread", "500ms") })
+}
+
+func sigtermSends3001(t *testing.T, args ...string) {
+	p := startGateway(t, args...)
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr+"/connection/websocket", nil)
 	if err != nil {
 		t.Fatal(err)

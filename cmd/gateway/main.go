@@ -164,7 +164,12 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 				continue
 			}
 			sd.stopping()
-			chans.shutdown() // channel clients get 3001 "shutdown" rather than 1001
+			// Channel clients get 3001 "shutdown" rather than 1001: with a
+			// spread, from the server's spread closes (OnShutdown), else all
+			// at once here.
+			if cfg.Shutdown.Spread <= 0 {
+				chans.shutdown()
+			}
 			return shutdown(srv, cfg.ShutdownTimeout, sig, signals, served, log)
 		}
 	}

@@ -82,6 +82,18 @@ func (h *handler) OnClose(s *session.Session, info session.CloseInfo) {
 	n.metrics.ConnectionsOpen.Add(-1)
 }
 
+// OnShutdown implements session.ShutdownHandler: a shutting-down server
+// tells each client 3001 "shutdown", which makes the SDKs reconnect (to
+// another node) with backoff. The server spreads these calls over
+// shutdown.spread.
+func (h *handler) OnShutdown(s *session.Session) {
+	if c := (*Node)(h).clients.get(s.ID()); c != nil {
+		c.disconnect(DisconnectShutdown)
+		return
+	}
+	s.Close(3001, DisconnectShutdown.Reason) // not connected yet
+}
+
 // disconnect closes the connection with d's code and reason.
 func (c *client) disconnect(d *Disconnect) {
 	c.mu.Lock()

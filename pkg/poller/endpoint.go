@@ -3,6 +3,7 @@ package poller
 import (
 	"strings"
 
+	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -77,4 +78,14 @@ func (r routeHandler) OnMessage(s *session.Session, m session.Message) {
 
 func (r routeHandler) OnClose(s *session.Session, info session.CloseInfo) {
 	r[s.Info().Endpoint].OnClose(s, info)
+}
+
+// OnShutdown implements session.ShutdownHandler: each session is told of the
+// shutdown the way its endpoint's handler wants, or with 1001.
+func (r routeHandler) OnShutdown(s *session.Session) {
+	if sh, ok := r[s.Info().Endpoint].(session.ShutdownHandler); ok {
+		sh.OnShutdown(s)
+		return
+	}
+	s.Close(codec.StatusGoingAway, "going away")
 }
