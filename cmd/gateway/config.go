@@ -39,6 +39,8 @@ type Config struct {
 	Admin     AdminConfig     `yaml:"admin"`
 	API       APIConfig       `yaml:"api"`
 	Channels  ChannelsConfig  `yaml:"channels"`
+	Broker    string          `yaml:"broker" help:"where channels live: memory (one node, nothing external) or nats (a cluster through NATS: nats.*)"`
+	NATS      NATSConfig      `yaml:"nats"`
 }
 
 type AdminConfig struct {
@@ -162,6 +164,9 @@ func (c *Config) validate() error {
 		bad("limits.max_connections, workers.max and netpoll.pollers must not be negative")
 	}
 	if err := c.Channels.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.validateBroker(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
