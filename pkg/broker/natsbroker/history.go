@@ -249,13 +249,18 @@ func (b *Broker) History(ctx context.Context, channel string, opts broker.Histor
 		return nil, broker.StreamPosition{}, err
 	}
 	if lastSeq == 0 {
-		// Fix the epoch: a marker at offset 0 (a concurrent writer wins
-		// and append reads its epoch).
-		top = envelope{kind: kindMarker, time: time.Now().UnixMilli()}
-		if _, _, err := b.append(ctx, r, subject, &top, b.metaTTL(opts.MetaTTL, 0), ""); err != nil {
+		// Fix the epoch with a marker at offset 0, unless a publication
+		// came first: then read again.
+		created, err := b.createMarker(ctx, r, subject, &top, b.metaTTL(opts.MetaTTL, 0))
+		if err != nil {
 			return nil, broker.StreamPosition{}, err
 		}
-		return nil, broker.StreamPosition{Offset: top.offset, Epoch: top.epoch}, nil
+		if created {
+			return nil, broker.StreamPosition{Offset: 0, Epoch: top.epoch}, nil
+		}
+		if lastSeq, err = b.last(ctx, r, subject, &top); err != nil {
+			return nil, broker.StreamPosition{}, err
+		}
 	}
 	sp := broker.StreamPosition{Offset: top.offset, Epoch: top.epoch}
 	if opts.Limit == 0 || top.kind == kindMarker {
@@ -357,4 +362,24 @@ func (b *Broker) RemoveHistory(ctx context.Context, channel string) error {
 		b.lost(err)
 	}
 	return nil
+}
+
+// createMarker writes the offset-0 marker of an empty subject with a new
+// epoch into env; created is false, and nothing is written, when the
+// subject is no longer empty.
+func (b *Broker) createMarker(ctx context.Context, r *resources, subject string, env *envelope, metaTTL time.Duration) (created bool, err error) {
+	defer b.tails.lock(subject)()
+	*env = envelope{kind: kindMarker, epoch: newEpoch(), time: time.Now().UnixMilli()}
+	ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: env.encode(nil)},
+		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(metaTTL))
+	if conflict(err) {
+		return false, nil
+	}
+	if err != nil {
+		b.tails.drop(subject)
+		b.lost(err)
+		return false, unavailable(err)
+	}
+	b.tails.put(subject, tail{seq: ack.Sequence, offset: 0, epoch: env.epoch})
+	return true, nil
 }
