@@ -183,6 +183,14 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 		Subprotocols: channels.Subprotocols, QuerySubprotocol: channels.QuerySubprotocol}, nil
 }
 
+// shutdown disconnects the channel clients with 3001 shutdown (the SDKs
+// reconnect) before the server closes the rest with 1001.
+func (rt *channelsRuntime) shutdown() {
+	if rt != nil {
+		rt.node.Close()
+	}
+}
+
 func (rt *channelsRuntime) stop() {
 	if rt == nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,5 +67,26 @@ func TestChannelsTokenSecretNeverPrinted(t *testing.T) {
 	code := run([]string{"-print-config", "-channels.client.token.hmac-secret-key", "s3cr3t-value"}, &out, &errOut)
 	if code != 0 || bytes.Contains(out.Bytes(), []byte("s3cr3t-value")) || !bytes.Contains(out.Bytes(), []byte("hmac_secret_key: '[redacted]'")) {
 		t.Fatalf("exit %d, output:\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
+// TestChannelsSIGTERMSends3001: on SIGTERM channel clients are told
+// "shutdown" (3001, the SDKs reconnect).
+func TestChannelsSIGTERMSends3001(t *testing.T) {
+	p := startGateway(t)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr+"/connection/websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"connect":{}}`))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGTERM)
+	_, _, err = c.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 3001 {
+		t.Fatalf("got %v, want close 3001", err)
 	}
 }

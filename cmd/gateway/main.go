@@ -164,6 +164,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 				continue
 			}
 			sd.stopping()
+			chans.shutdown() // channel clients get 3001 "shutdown" rather than 1001
 			return shutdown(srv, cfg.ShutdownTimeout, sig, signals, served, log)
 		}
 	}

@@ -344,7 +344,7 @@ func (c *client) serverSubscribe(m *control) {
 		return
 	}
 	c.mu.Lock()
-	sub := c.subs[m.Channel]
+	sub := c.subs.get(m.Channel)
 	c.mu.Unlock()
 	c.sendReply(&protocol.Reply{Push: &protocol.Push{Channel: m.Channel, Subscribe: &protocol.Subscribe{
 		Recoverable: res.Recoverable, Epoch: res.Epoch, Offset: res.Offset, Positioned: res.Positioned, Data: res.Data}}})

@@ -40,7 +40,7 @@ type client struct {
 	nextPing        int64  // unix ns; 0: pings off
 	pongDeadline    int64  // unix ns; 0: no ping outstanding
 	nextPresence    int64  // unix ns; 0: no presence to refresh
-	subs            map[string]*subscription
+	subs            subList
 }
 
 // handler adapts a Node to session.Handler.

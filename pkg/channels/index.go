@@ -44,20 +44,20 @@ func (ix *subscriberIndex) shard(ch string) *indexShard {
 
 // add indexes sub under ch, subscribing the node to ch through the broker
 // when sub is its first local subscriber.
-func (ix *subscriberIndex) add(n *Node, ch string, sub *subscription) error {
+func (ix *subscriberIndex) add(n *Node, sub *subscription) error {
+	ch := sub.channel
 	sh := ix.shard(ch)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := sh.channels[ch]
 	if e == nil {
-		e = &channelEntry{name: cloneString(ch)}
+		e = &channelEntry{name: ch}
 		if err := n.broker.Subscribe(e.name); err != nil {
 			return err
 		}
 		sh.channels[e.name] = e
 		n.metrics.Channels.Add(1)
 	}
-	sub.channel = e.name
 	sub.idx = len(e.subs)
 	e.subs = append(e.subs, sub)
 	return nil
@@ -66,9 +66,6 @@ func (ix *subscriberIndex) add(n *Node, ch string, sub *subscription) error {
 // remove drops sub; after the channel's last local subscriber it
 // unsubscribes the node from the channel.
 func (ix *subscriberIndex) remove(n *Node, sub *subscription) {
-	if sub.channel == "" {
-		return
-	}
 	sh := ix.shard(sub.channel)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -110,8 +107,6 @@ func (ix *subscriberIndex) each(f func(ch string, subscribers int)) {
 		sh.mu.RUnlock()
 	}
 }
-
-func cloneString(s string) string { return string([]byte(s)) }
 
 // fanOut is the scratch of one delivery: the live subscribers by
 // encoding.

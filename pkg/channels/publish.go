@@ -42,7 +42,7 @@ func (c *client) publishErr(req *protocol.PublishRequest) *Error {
 	}
 	c.mu.Lock()
 	user := c.user
-	subscribed := c.subs[req.Channel] != nil
+	subscribed := c.subs.get(req.Channel) != nil
 	c.mu.Unlock()
 	if !((opts.AllowPublishForClient || opts.AllowPublishForSubscriber && subscribed) &&
 		(user != "" || opts.AllowPublishForAnonymous)) {
@@ -80,7 +80,7 @@ func (c *client) presencePermission(ch string) (*ChannelOptions, *Error) {
 		return nil, ErrorNotAvailable
 	}
 	c.mu.Lock()
-	user, subscribed := c.user, c.subs[ch] != nil
+	user, subscribed := c.user, c.subs.get(ch) != nil
 	c.mu.Unlock()
 	if !((opts.AllowPresenceForClient || opts.AllowPresenceForSubscriber && subscribed) &&
 		(user != "" || opts.AllowPresenceForAnonymous)) {
@@ -164,7 +164,7 @@ func (c *client) historyResult(req *protocol.HistoryRequest) (*protocol.HistoryR
 		return nil, ErrorNotAvailable
 	}
 	c.mu.Lock()
-	user, subscribed := c.user, c.subs[req.Channel] != nil
+	user, subscribed := c.user, c.subs.get(req.Channel) != nil
 	c.mu.Unlock()
 	if !((opts.AllowHistoryForClient || opts.AllowHistoryForSubscriber && subscribed) &&
 		(user != "" || opts.AllowHistoryForAnonymous)) {

@@ -61,7 +61,7 @@ func (c *client) subRefresh(id uint32, req *protocol.SubRefreshRequest, b *batch
 		return DisconnectBadRequest
 	}
 	c.mu.Lock()
-	sub, user := c.subs[req.Channel], c.user
+	sub, user := c.subs.get(req.Channel), c.user
 	c.mu.Unlock()
 	fail := func(e *Error) *Disconnect {
 		n.metrics.command("sub_refresh", codeLabel(e.Code))

@@ -17,15 +17,16 @@ import (
 // the client's map and in the channel's entry of the subscriber index.
 type subscription struct {
 	c       *client
-	channel string // the index entry's name, shared by all subscribers
+	channel string
 	opts    *ChannelOptions
 	flags   subFlags
 	// active is set once the subscribe reply is written; until then
 	// publications are kept in pending (under c.mu) and merged after it.
 	active   atomic.Bool
-	idx      int    // position in the channel entry, under the shard lock
-	skipTo   uint64 // positioned: publications up to this offset are in the subscribe result or before it
-	expireAt int64  // unix s; 0: does not expire
+	live     atomic.Bool // subscribed and counted; dropSubscription clears it
+	idx      int         // position in the channel entry, under the shard lock
+	skipTo   uint64      // positioned: publications up to this offset are in the subscribe result or before it
+	expireAt int64       // unix s; 0: does not expire
 	chanInfo []byte
 	pending  []event
 	removed  bool // under c.mu
@@ -100,7 +101,7 @@ func (c *client) authorizeSubscribe(req *protocol.SubscribeRequest) (*grant, err
 		return nil, err
 	}
 	c.mu.Lock()
-	user, subscribed, count := c.user, c.subs[ch] != nil, len(c.subs)
+	user, subscribed, count := c.user, c.subs.get(ch) != nil, len(c.subs)
 	c.mu.Unlock()
 	if count >= n.cfg.ChannelLimit {
 		return nil, ErrorLimitExceeded
@@ -162,7 +163,7 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 		c.mu.Unlock()
 		return nil, DisconnectBadRequest
 	}
-	if c.subs[req.Channel] != nil {
+	if c.subs.get(req.Channel) != nil {
 		c.mu.Unlock()
 		return nil, ErrorAlreadySubscribed
 	}
@@ -170,11 +171,8 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 		c.mu.Unlock()
 		return nil, ErrorLimitExceeded
 	}
-	sub := &subscription{c: c, opts: opts, expireAt: g.expireAt, chanInfo: g.info}
-	if c.subs == nil {
-		c.subs = make(map[string]*subscription, 1)
-	}
-	c.subs[strings.Clone(req.Channel)] = sub // reserves the name until indexed
+	sub := &subscription{c: c, channel: strings.Clone(req.Channel), opts: opts, expireAt: g.expireAt, chanInfo: g.info}
+	c.subs = append(c.subs, sub) // reserves the name while it is indexed
 	c.mu.Unlock()
 
 	anon := user == ""
@@ -203,14 +201,12 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 
 	fail := func(err error) (*protocol.SubscribeResult, error) {
 		c.mu.Lock()
-		if c.subs[req.Channel] == sub {
-			delete(c.subs, req.Channel)
-		}
+		c.subs.remove(sub)
 		c.mu.Unlock()
 		n.index.remove(n, sub)
 		return nil, err
 	}
-	if err := n.index.add(n, req.Channel, sub); err != nil {
+	if err := n.index.add(n, sub); err != nil {
 		return fail(ErrorInternal)
 	}
 
@@ -238,7 +234,12 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 		n.broker.PublishJoin(context.Background(), sub.channel, info)
 	}
 	c.mu.Lock()
+	if sub.removed { // the client went away meanwhile
+		c.mu.Unlock()
+		return fail(DisconnectBadRequest)
+	}
 	c.recomputeDueLocked()
+	sub.live.Store(true)
 	c.mu.Unlock()
 	n.metrics.Subscriptions.Add(1)
 	if b != nil {
@@ -395,9 +396,9 @@ func (c *client) unsubscribe(id uint32, req *protocol.UnsubscribeRequest, b *bat
 // reports whether there was one.
 func (c *client) unsubscribeChannel(ch string) bool {
 	c.mu.Lock()
-	sub := c.subs[ch]
+	sub := c.subs.get(ch)
 	if sub != nil {
-		delete(c.subs, ch)
+		c.subs.remove(sub)
 		sub.removed = true
 		sub.pending = nil
 		c.recomputeDueLocked()
@@ -413,8 +414,8 @@ func (c *client) unsubscribeChannel(ch string) bool {
 // dropSubscription removes sub from the index and the channel's presence
 // and announces the leave.
 func (n *Node) dropSubscription(sub *subscription, leave bool) {
-	if sub.channel == "" {
-		return // never indexed
+	if !sub.live.CompareAndSwap(true, false) {
+		return // not (or no longer) subscribed
 	}
 	n.index.remove(n, sub)
 	n.metrics.Subscriptions.Add(-1)
@@ -425,5 +426,30 @@ func (n *Node) dropSubscription(sub *subscription, leave bool) {
 	}
 	if leave && sub.flags&flagJoinLeave != 0 {
 		n.broker.PublishLeave(ctx, sub.channel, info)
+	}
+}
+
+// subList is a client's subscriptions: a slice, since clients hold few
+// and a map costs a few hundred bytes even for one.
+type subList []*subscription
+
+func (l subList) get(ch string) *subscription {
+	for _, s := range l {
+		if s.channel == ch {
+			return s
+		}
+	}
+	return nil
+}
+
+func (l *subList) remove(s *subscription) {
+	for i, x := range *l {
+		if x == s {
+			last := len(*l) - 1
+			(*l)[i] = (*l)[last]
+			(*l)[last] = nil
+			*l = (*l)[:last]
+			return
+		}
 	}
 }
