@@ -189,7 +189,8 @@ func startAdmin(cfg *Config, srv *poller.Server, chans *channelsRuntime, log *za
 	if chans != nil {
 		eng = chans.engine
 	}
-	hs := &http.Server{Handler: withReadiness(withServerAPI(cfg, h, chans.apiNode(), apiMetrics, log), eng, cfg.NATS.ReadyRequiresNATS), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	top := withSessionForwarding(withServerAPI(cfg, h, chans.apiNode(), apiMetrics, log), h, eng, cfg, log.Named("admin"))
+	hs := &http.Server{Handler: withReadiness(top, eng, cfg.NATS.ReadyRequiresNATS), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	go hs.Serve(ln)
 	pushAPI := "disabled (no admin.token)"

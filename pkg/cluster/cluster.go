@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xh-control/gateway/pkg/broker"
@@ -29,6 +30,9 @@ import (
 // byte never collides with them, and channels.Node ignores what it cannot
 // parse.
 const heartbeatMark = 0x00
+
+// forwardMark starts a request forwarded to one node (Forward).
+const forwardMark = 0x01
 
 // DefaultInterval is the heartbeat period; a node is forgotten after
 // MissedBeats intervals without a heartbeat.
@@ -78,6 +82,8 @@ type Cluster struct {
 	// (for a metric); it must not block.
 	OnPublishError func(error)
 
+	onForward atomic.Pointer[func([]byte)]
+
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -125,6 +131,12 @@ func (e events) HandleLeave(ch string, info *broker.ClientInfo) { e.c.h.HandleLe
 func (e events) HandleControl(data []byte) {
 	if len(data) > 0 && data[0] == heartbeatMark {
 		e.c.receive(data[1:], time.Now())
+		return
+	}
+	if len(data) > 0 && data[0] == forwardMark {
+		if f := e.c.onForward.Load(); f != nil {
+			(*f)(data[1:])
+		}
 		return
 	}
 	e.c.h.HandleControl(data)
@@ -296,4 +308,28 @@ func globMatch(pattern, s string) bool {
 		return false
 	}
 	return true
+}
+
+// Forward sends p to the node nodeID alone, where the function given to
+// OnForward receives it (one way: no answer comes back). It fails with
+// broker.ErrUnavailable when the broker cannot reach the node's NATS.
+func (c *Cluster) Forward(ctx context.Context, nodeID string, p []byte) error {
+	return c.Broker.PublishControl(ctx, append([]byte{forwardMark}, p...), nodeID)
+}
+
+// OnForward sets the function that receives what other nodes Forward to
+// this one. It is called on the broker's delivery goroutine: it must not
+// block.
+func (c *Cluster) OnForward(f func(p []byte)) { c.onForward.Store(&f) }
+
+// Live reports whether nodeID is this node or sent a heartbeat within the
+// last MissedBeats intervals.
+func (c *Cluster) Live(nodeID string) bool {
+	if nodeID == c.self {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.peers[nodeID]
+	return ok && time.Since(p.seen) <= MissedBeats*c.interval
 }

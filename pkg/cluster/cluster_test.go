@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,12 +138,37 @@ func TestHeartbeats(t *testing.T) {
 		eventually(t, fmt.Sprintf("control message on node %d", i+1), func() bool { return r.count() == 1 })
 	}
 
+	// Forward reaches the named node alone, not its channel node.
+	var fwd [3]atomic.Int32
+	for i, c := range cls {
+		c.OnForward(func(p []byte) {
+			if string(p) == "kick" {
+				fwd[i].Add(1)
+			}
+		})
+	}
+	if err := cls[2].Forward(ctx, "1", []byte("kick")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "forward to node 1", func() bool { return fwd[0].Load() == 1 })
+	time.Sleep(2 * interval)
+	if fwd[1].Load() != 0 || fwd[2].Load() != 0 || recs[0].count() != 1 {
+		t.Fatalf("forward reached nodes 2 and 3 %d and %d times, node 1's HandleControl %d times; want 0, 0, 1",
+			fwd[1].Load(), fwd[2].Load(), recs[0].count())
+	}
+	if !cls[2].Live("2") || !cls[2].Live("3") || cls[2].Live("4") {
+		t.Fatal("Live: want nodes 2 and 3 live and 4 not")
+	}
+
 	cls[1].Stop()
 	stopped := time.Now()
 	eventually(t, "node b forgotten", func() bool {
 		infos, _ := api.Info(ctx)
 		return len(infos) == 2
 	})
+	if cls[2].Live("2") {
+		t.Fatal("node 2 still live after it was forgotten")
+	}
 	if d := time.Since(stopped); d < (MissedBeats-1)*interval {
 		t.Fatalf("node b forgotten after %v, before %d missed beats", d, MissedBeats)
 	}

@@ -167,6 +167,7 @@ func TestExternalNATS(t *testing.T) {
 	}
 	front := startNginx(t, nodes)
 	clients, last := spreadAndFanOut(t, nodes, front)
+	rawForwarding(t, nodes)
 	last = killNode(t, nodes, clients, last, 0, 1)
 
 	// NATS outage under publishing: every publish through the two live

@@ -175,7 +175,7 @@ func startGateway(t *testing.T, id int, extra ...string) *node {
 	t.Helper()
 	n := &node{id: id, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	n.args = append([]string{"-listen", n.addr, "-admin.listen", n.admin, "-node-id", fmt.Sprint(id),
-		"-broker", "nats", "-api.insecure", "-log.format", "json",
+		"-broker", "nats", "-api.insecure", "-log.format", "json", "-admin.token", adminToken,
 		"-channels.client.allow-anonymous-connect-without-token",
 		"-nats.heartbeat-interval", "300ms", "-nats.reconnect-wait", "200ms", "-nats.request-timeout", "1s",
 		"-shutdown-timeout", "1s"}, extra...)
@@ -188,6 +188,9 @@ func (n *node) run(t *testing.T) {
 	n.p = start(t, fmt.Sprintf("gateway-%d", n.id), gateway(t), n.args, n.env)
 	waitTCP(t, n.admin, 20*time.Second)
 }
+
+// adminToken guards the raw push API (/api/v1) of the test gateways.
+const adminToken = "cluster-test-token"
 
 // apiError is a server API error object.
 type apiError struct {
