@@ -14,9 +14,11 @@ import (
 // channel with recovery, recording every publication offset it receives.
 type client struct {
 	*centrifuge.Client
-	mu      sync.Mutex
-	offsets []uint64
-	node    int // node_id of the session it is connected on (its ID's top 16 bits)
+	mu       sync.Mutex
+	offsets  []uint64
+	node     int    // node_id of the session it is connected on (its ID's top 16 bits)
+	id       string // client ID of the latest connection
+	connects int
 }
 
 func newClient(t *testing.T, front, channel string) *client {
@@ -35,6 +37,8 @@ func newClient(t *testing.T, front, channel string) *client {
 		if err == nil {
 			cl.node = int(id)
 		}
+		cl.id = e.ClientID
+		cl.connects++
 		cl.mu.Unlock()
 		select {
 		case connected <- struct{}{}:

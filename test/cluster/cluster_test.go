@@ -114,6 +114,28 @@ func spreadAndFanOut(t *testing.T, nodes []*node, front string) ([]*client, uint
 		nodes[0].api(t, "channels", map[string]any{}, &ch)
 		return len(ch.Channels) == 1 && ch.Channels[channel].NumClients == len(clients)
 	})
+	// A server API disconnect through node 1 reaches a client on node 3;
+	// code 4000 lets it reconnect, and it loses nothing.
+	var target *client
+	for _, c := range clients[:6] {
+		if n, _ := c.state(); n == nodes[2].id {
+			target = c
+		}
+	}
+	target.mu.Lock()
+	id := target.id
+	target.mu.Unlock()
+	if e := nodes[0].api(t, "disconnect", map[string]any{"client": id, "disconnect": map[string]any{"code": 4000, "reason": "cross-node"}}, nil); e != nil {
+		t.Fatalf("disconnect through node 1: %v", e)
+	}
+	eventually(t, "the node 3 client disconnected through node 1 to reconnect", 10*time.Second, func() bool {
+		target.mu.Lock()
+		defer target.mu.Unlock()
+		return target.connects == 2 && target.node > 0
+	})
+	off++
+	mustPublish(t, nodes[1], int(off), off)
+	waitOffsets(t, clients, seq(1, off), 10*time.Second)
 	return clients, off
 }
 
