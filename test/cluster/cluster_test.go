@@ -2,11 +2,14 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 const channel = "chat:e2e" // the default chat namespace: history 100, recovery, presence
@@ -314,4 +317,44 @@ func TestEmbeddedNATS(t *testing.T) {
 	// Killing a node kills one of the three NATS servers: the stream keeps
 	// its quorum of two.
 	killNode(t, nodes, clients, last, 0, 2, true)
+}
+
+// TestNATSLateStart: a gateway whose NATS is not there at start starts
+// anyway, says so in its log and /readyz, serves clients, refuses
+// publications with 108, and works once NATS comes up.
+func TestNATSLateStart(t *testing.T) {
+	nsBin := natsServer(t)
+	natsPort := freePort(t)
+	n := startGateway(t, 9, "-nats.url", fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+	code, body := n.readyz(t)
+	if code != 200 || !strings.Contains(body, `"status":"degraded"`) {
+		t.Fatalf("readyz without NATS: %d %s, want 200 degraded", code, body)
+	}
+	if _, e := publish(t, n, 1); e == nil || e.Code != 108 {
+		t.Fatalf("publish without NATS: error %v, want 108", e)
+	}
+	// Clients are served: a raw /ws session echoes.
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+n.addr+"/ws", nil)
+	if err != nil {
+		t.Fatalf("a client cannot connect while NATS is down: %v", err)
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte("still here"))
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "still here" {
+		t.Fatalf("echo while NATS is down: %q %v", m, err)
+	}
+	ws.Close()
+	logText, _ := os.ReadFile(n.p.log)
+	if !strings.Contains(string(logText), "NATS NOT reachable") {
+		t.Fatalf("the start-up log does not say that NATS is unreachable:\n%s", logText)
+	}
+	start(t, "nats-server", nsBin, []string{"-js", "-a", "127.0.0.1", "-p", fmt.Sprint(natsPort), "-sd", t.TempDir()}, nil)
+	eventually(t, "the gateway ready after NATS came up", 15*time.Second, func() bool {
+		_, body := n.readyz(t)
+		return strings.Contains(body, `"status":"ready"`)
+	})
+	eventually(t, "a publication accepted after NATS came up", 10*time.Second, func() bool {
+		off, e := publish(t, n, 1)
+		return e == nil && off == 1
+	})
 }
