@@ -326,7 +326,12 @@ func TestNATSLateStart(t *testing.T) {
 	nsBin := natsServer(t)
 	natsPort := freePort(t)
 	n := startGateway(t, 9, "-nats.url", fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
-	code, body := n.readyz(t)
+	// The admin listener opens before the clients' listener is ready.
+	code, body := 0, ""
+	eventually(t, "readyz 200 degraded without NATS", 10*time.Second, func() bool {
+		code, body = n.readyz(t)
+		return !strings.Contains(body, "not listening yet")
+	})
 	if code != 200 || !strings.Contains(body, `"status":"degraded"`) {
 		t.Fatalf("readyz without NATS: %d %s, want 200 degraded", code, body)
 	}

@@ -187,6 +187,7 @@ func (n *node) run(t *testing.T) {
 	t.Helper()
 	n.p = start(t, fmt.Sprintf("gateway-%d", n.id), gateway(t), n.args, n.env)
 	waitTCP(t, n.admin, 20*time.Second)
+	waitTCP(t, n.addr, 20*time.Second)
 }
 
 // adminToken guards the raw push API (/api/v1) of the test gateways.
