@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xh-control/gateway/pkg/auth"
-	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/channels"
 	"github.com/xh-control/gateway/pkg/namespace"
 	"github.com/xh-control/gateway/pkg/poller"
@@ -108,7 +106,7 @@ func (c *ChannelsConfig) tokensConfigured() bool {
 // channelsRuntime is the channel protocol's parts, for start and stop.
 type channelsRuntime struct {
 	node     *channels.Node
-	mem      *broker.Memory
+	engine   *engine
 	verifier *auth.Verifier
 }
 
@@ -123,7 +121,11 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 	if err != nil {
 		return nil, nil, err
 	}
-	rt := &channelsRuntime{mem: broker.NewMemory(broker.MemoryOptions{NodeID: fmt.Sprint(cfg.NodeID)})}
+	eng, err := startEngine(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt := &channelsRuntime{engine: eng}
 	var tokens channels.TokenVerifier
 	if c.tokensConfigured() {
 		t := c.Client.Token
@@ -132,6 +134,7 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 			JWKSURL: t.JWKSPublicEndpoint, JWKSCacheTTL: t.JWKSCacheTTL, Audience: t.Audience, Issuer: t.Issuer, UserIDClaim: t.UserIDClaim,
 		}, log.Named("auth"))
 		if err != nil {
+			eng.stop()
 			return nil, nil, fmt.Errorf("channels.client.token: %w", err)
 		}
 		tokens = rt.verifier
@@ -151,10 +154,14 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 			Version:                           versionString(),
 			Name:                              fmt.Sprintf("gateway-%d", cfg.NodeID),
 		},
-		Broker: rt.mem, Presence: rt.mem, Tokens: tokens, Channels: rules, Logger: log.Named("channels"),
+		Broker: eng.b, Presence: eng.presence, Tokens: tokens, Channels: rules, Logger: log.Named("channels"),
 	})
 	if err := rt.node.Run(); err != nil {
+		eng.stop()
 		return nil, nil, err
+	}
+	if eng.cl != nil {
+		eng.cl.Start(rt.node)
 	}
 	var names []string
 	for _, ns := range c.Channel.Namespaces {
@@ -189,9 +196,7 @@ func (rt *channelsRuntime) stop() {
 		return
 	}
 	rt.node.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	rt.mem.Close(ctx)
+	rt.engine.stop()
 	if rt.verifier != nil {
 		rt.verifier.Close()
 	}
@@ -202,5 +207,5 @@ func (rt *channelsRuntime) collectors() []prometheus.Collector {
 	if rt == nil {
 		return nil
 	}
-	return []prometheus.Collector{rt.node.Metrics()}
+	return append([]prometheus.Collector{rt.node.Metrics()}, rt.engine.collectors()...)
 }

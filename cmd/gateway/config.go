@@ -40,6 +40,8 @@ type Config struct {
 	Admin     AdminConfig     `yaml:"admin"`
 	API       APIConfig       `yaml:"api"`
 	Channels  ChannelsConfig  `yaml:"channels"`
+	Broker    string          `yaml:"broker" help:"where channels live: memory (one node, nothing external) or nats (a cluster through NATS: nats.*)"`
+	NATS      NATSConfig      `yaml:"nats"`
 }
 
 type AdminConfig struct {
@@ -187,6 +189,9 @@ func (c *Config) validate() error {
 	if c.Shutdown.Spread < 0 || c.Shutdown.Spread >= c.ShutdownTimeout {
 		bad("shutdown.spread %v: want 0 or more, and shorter than shutdown_timeout (%v), which bounds the whole shutdown",
 			c.Shutdown.Spread, c.ShutdownTimeout)
+	}
+	if err := c.validateBroker(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

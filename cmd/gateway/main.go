@@ -190,7 +190,12 @@ func startAdmin(cfg *Config, srv *poller.Server, chans *channelsRuntime, log *za
 		Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof, MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
 		Version: versionString(), Logger: log.Named("admin"), Collectors: append(chans.collectors(), apiMetrics),
 	})
-	hs := &http.Server{Handler: withServerAPI(cfg, h, chans.apiNode(), apiMetrics, log), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	var eng *engine
+	if chans != nil {
+		eng = chans.engine
+	}
+	top := withSessionForwarding(withServerAPI(cfg, h, chans.apiNode(), apiMetrics, log), h, eng, cfg, log.Named("admin"))
+	hs := &http.Server{Handler: withReadiness(top, eng, cfg.NATS.ReadyRequiresNATS), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	go hs.Serve(ln)
 	pushAPI := "disabled (no admin.token)"

@@ -22,6 +22,9 @@ func (rt *channelsRuntime) apiNode() serverapi.Node {
 	if rt == nil {
 		return nil
 	}
+	if rt.engine.cl != nil {
+		return rt.engine.cl.APINode(rt.node)
+	}
 	return rt.node
 }
 

@@ -68,8 +68,8 @@ func TestSecretsAreRedacted(t *testing.T) {
 func TestSecretLookingOptionsAreMarked(t *testing.T) {
 	for _, o := range options(&Config{}) {
 		last := o.key[strings.LastIndexByte(o.key, '.')+1:]
-		if strings.Contains(last, "public") || strings.HasPrefix(last, "allow_") {
-			continue // public keys and permissions are not secrets
+		if strings.Contains(last, "public") || strings.HasPrefix(last, "allow_") || strings.HasSuffix(last, "_file") {
+			continue // public keys, permissions and paths of key files are not secrets
 		}
 		for _, word := range []string{"token", "secret", "key", "password"} {
 			if strings.Contains(last, word) && !o.secret {
