@@ -3,6 +3,8 @@ package poller
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -11,7 +13,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/session"
 )
@@ -23,28 +24,28 @@ func TestProtocolErrorsCloseWithTheRightCode(t *testing.T) {
 	srv, addr := startServer(t, Options{MaxMessageSize: 4096}, handler.Echo{})
 	bystander := dialRaw(t, addr)
 	bystander.upgrade("/ws")
-	masked := func(fin bool, op codec.OpCode, p string) []byte {
-		return codec.AppendMaskedFrame(nil, fin, op, clientMask, []byte(p))
+	masked := func(fin bool, op byte, p string) []byte {
+		return maskedFrame(fin, op, []byte(p))
 	}
 	huge := []byte{0x82, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // announces 2^62 bytes
 	cases := []struct {
 		name  string
 		bytes []byte
-		code  codec.StatusCode
+		code  int
 	}{
-		{name: "unmasked frame", bytes: codec.AppendFrame(nil, codec.OpText, []byte("hi")), code: 1002},
+		{name: "unmasked frame", bytes: []byte{0x81, 2, 'h', 'i'}, code: 1002},
 		{name: "reserved opcode", bytes: masked(true, 5, ""), code: 1002},
-		{name: "rsv bits", bytes: append([]byte{0xC1}, masked(true, codec.OpText, "x")[1:]...), code: 1002},
-		{name: "fragmented ping", bytes: masked(false, codec.OpPing, ""), code: 1002},
-		{name: "long ping", bytes: masked(true, codec.OpPing, strings.Repeat("p", 126)), code: 1002},
-		{name: "continuation without start", bytes: masked(true, codec.OpContinuation, "x"), code: 1002},
-		{name: "close with 1 byte", bytes: masked(true, codec.OpClose, "\x03"), code: 1002},
-		{name: "close with code 1005", bytes: masked(true, codec.OpClose, "\x03\xed"), code: 1002},
-		{name: "invalid utf-8", bytes: masked(true, codec.OpText, "\xed\xa0\x80"), code: 1007},
-		{name: "invalid utf-8 in close reason", bytes: masked(true, codec.OpClose, "\x03\xe8\xff"), code: 1007},
-		{name: "invalid utf-8 in a first fragment", bytes: masked(false, codec.OpText, "ok\xf4\x90"), code: 1007},
-		{name: "message over the limit", bytes: masked(true, codec.OpBinary, strings.Repeat("b", 4097)), code: 1009},
-		{name: "fragments over the limit", bytes: append(masked(false, codec.OpBinary, strings.Repeat("b", 4000)), masked(true, codec.OpContinuation, strings.Repeat("b", 100))...), code: 1009},
+		{name: "rsv bits", bytes: append([]byte{0xC1}, masked(true, opText, "x")[1:]...), code: 1002},
+		{name: "fragmented ping", bytes: masked(false, opPing, ""), code: 1002},
+		{name: "long ping", bytes: masked(true, opPing, strings.Repeat("p", 126)), code: 1002},
+		{name: "continuation without start", bytes: masked(true, opContinuation, "x"), code: 1002},
+		{name: "close with 1 byte", bytes: masked(true, opClose, "\x03"), code: 1002},
+		{name: "close with code 1005", bytes: masked(true, opClose, "\x03\xed"), code: 1002},
+		{name: "invalid utf-8", bytes: masked(true, opText, "\xed\xa0\x80"), code: 1007},
+		{name: "invalid utf-8 in close reason", bytes: masked(true, opClose, "\x03\xe8\xff"), code: 1007},
+		{name: "invalid utf-8 in a first fragment", bytes: masked(false, opText, "ok\xf4\x90"), code: 1007},
+		{name: "message over the limit", bytes: masked(true, opBinary, strings.Repeat("b", 4097)), code: 1009},
+		{name: "fragments over the limit", bytes: append(masked(false, opBinary, strings.Repeat("b", 4000)), masked(true, opContinuation, strings.Repeat("b", 100))...), code: 1009},
 		{name: "2^62 bytes announced", bytes: huge, code: 1009},
 	}
 	for _, tc := range cases {
@@ -55,7 +56,7 @@ func TestProtocolErrorsCloseWithTheRightCode(t *testing.T) {
 			c.expectClose(tc.code)
 		})
 	}
-	bystander.writeFrame(true, codec.OpText, []byte("still here"))
+	bystander.writeFrame(true, opText, []byte("still here"))
 	if f, err := bystander.readFrame(5 * time.Second); err != nil || string(f.payload) != "still here" {
 		t.Fatalf(
 			"bystander: %q %v",
@@ -71,15 +72,15 @@ func TestCloseHandshake(t *testing.T) {
 	t.Run("client starts", func(t *testing.T) {
 		c := dialRaw(t, addr)
 		c.upgrade("/ws")
-		c.writeFrame(true, codec.OpClose, codec.AppendCloseBody(nil, 4001, "bye"))
+		c.writeFrame(true, opClose, closePayload(4001, "bye"))
 		c.expectClose(4001)
 	})
 	t.Run("client starts without a code", func(t *testing.T) {
 		c := dialRaw(t, addr)
 		c.upgrade("/ws")
-		c.writeFrame(true, codec.OpClose, nil)
+		c.writeFrame(true, opClose, nil)
 		f, err := c.readFrame(5 * time.Second)
-		if err != nil || f.op != codec.OpClose || len(f.payload) != 0 {
+		if err != nil || f.op != opClose || len(f.payload) != 0 {
 			t.Fatalf(
 				"answer %v %q %v, want an empty close",
 				f.op, f.payload, err,
@@ -93,13 +94,13 @@ func TestCloseHandshake(t *testing.T) {
 		s := firstSession(t, srv)
 		s.Close(4002, "kicked")
 		f, err := c.readFrame(5 * time.Second)
-		if err != nil || f.op != codec.OpClose || f.closeCode() != 4002 {
+		if err != nil || f.op != opClose || f.closeCode() != 4002 {
 			t.Fatalf(
 				"got %v %q %v",
 				f.op, f.payload, err,
 			)
 		}
-		c.writeFrame(true, codec.OpClose, f.payload)
+		c.writeFrame(true, opClose, f.payload)
 		c.expectEOF()
 	})
 	waitUntil(t, "sessions cleaned up", func() bool { return srv.Hub().Count() == 0 })
@@ -110,9 +111,9 @@ func TestPingIsAnsweredWithPong(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := dialRaw(t, addr)
 	c.upgrade("/ws")
-	c.writeFrame(true, codec.OpPing, []byte("are you there"))
+	c.writeFrame(true, opPing, []byte("are you there"))
 	f, err := c.readFrame(5 * time.Second)
-	if err != nil || f.op != codec.OpPong || string(f.payload) != "are you there" {
+	if err != nil || f.op != opPong || string(f.payload) != "are you there" {
 		t.Fatalf(
 			"got %v %q %v",
 			f.op, f.payload, err,
@@ -138,9 +139,9 @@ func TestHeartbeatAndIdleTimeout(t *testing.T) {
 		if err != nil {
 			break
 		}
-		if f.op == codec.OpPing {
+		if f.op == opPing {
 			pings++
-			lively.writeFrame(true, codec.OpPong, f.payload)
+			lively.writeFrame(true, opPong, f.payload)
 		}
 	}
 	if pings < 2 {
@@ -149,7 +150,7 @@ func TestHeartbeatAndIdleTimeout(t *testing.T) {
 			pings,
 		)
 	}
-	silent.expectClose(codec.StatusGoingAway)
+	silent.expectClose(1001)
 	if srv.Hub().Stats().IdleTimeouts.Load() != 1 || srv.Hub().Count() != 1 {
 		t.Fatalf(
 			"idle timeouts %d, sessions %d; want 1 and 1",
@@ -158,35 +159,69 @@ func TestHeartbeatAndIdleTimeout(t *testing.T) {
 	}
 }
 
-// TestHandlerPanicClosesOnlyThatSession: a panicking handler gets 1011 and
-// the process and other sessions carry on.
+// TestHandlerPanicClosesOnlyThatSession: a panicking handler's connection
+// gets close 1011 and the end of the TCP connection within panicBound, far
+// under the close timeout (the server fails the connection rather than
+// waiting for an answer), and the process and other sessions carry on.
 func TestHandlerPanicClosesOnlyThatSession(t *testing.T) {
+	const closeTimeout = 5 * time.Second
+	const panicBound = time.Second
 	h := session.HandlerFuncs{Message: func(s *session.Session, m session.Message) {
 		if string(m.Data) == "panic" {
 			panic("handler bug")
 		}
 		s.Send(m.Type, m.Data)
 	}}
-	srv, addr := startServer(t, Options{}, h)
+	srv, addr := startServer(t, Options{Session: session.Options{CloseTimeout: closeTimeout}}, h)
 	victim := dialRaw(t, addr)
 	victim.upgrade("/ws")
 	other := dialRaw(t, addr)
 	other.upgrade("/ws")
-	victim.writeFrame(true, codec.OpText, []byte("panic"))
-	victim.expectClose(codec.StatusInternalError)
-	other.writeFrame(true, codec.OpText, []byte("fine"))
-	if f, err := other.readFrame(5 * time.Second); err != nil || string(f.payload) != "fine" {
+	echo := func(what string) {
+		t.Helper()
+		p := []byte(strings.Repeat(what, 30))
+		other.writeFrame(true, opText, p)
+		if f, err := other.readFrame(5 * time.Second); err != nil || !bytes.Equal(f.payload, p) {
+			t.Fatalf(
+				"other session: %s %v",
+				diff(f.payload, p), err,
+			)
+		}
+	}
+	echo("before ")
+	start := time.Now()
+	victim.writeFrame(true, opText, []byte("panic"))
+	f, err := victim.readFrame(panicBound)
+	if err != nil || f.op != opClose || f.closeCode() != 1011 {
 		t.Fatalf(
-			"other session: %q %v",
-			f.payload, err,
+			"victim: op %d %q %v, want close 1011 within %v",
+			f.op, f.payload, err, panicBound,
 		)
 	}
+	// The client does not answer: the server must not wait for it.
+	victim.conn.SetReadDeadline(start.Add(panicBound))
+	if n, err := victim.br.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf(
+			"victim: read %d bytes, %v; want the connection closed within %v of the panic (close timeout %v)",
+			n, err, panicBound, closeTimeout,
+		)
+	}
+	victim.conn.Close() // the server's FIN came; hanging up ends the session
+	echo("after ")
 	if srv.Stats().Panics.Load() != 1 {
 		t.Fatalf(
 			"panics counted %d",
 			srv.Stats().Panics.Load(),
 		)
 	}
+	waitUntil(t, "victim's session gone", func() bool { return srv.Hub().Count() == 1 })
+	other.conn.Close() // so that the server's shutdown need not wait for it
+	waitUntil(t, "other session gone", func() bool { return srv.Hub().Count() == 0 })
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // TestGracefulShutdown: every client gets close 1001, answers, and Shutdown
@@ -272,7 +307,7 @@ func TestShutdownTimeoutClosesUnresponsiveClients(t *testing.T) {
 		)
 	}
 	f, _ := c.readFrame(time.Second)
-	if f.op != codec.OpClose || f.closeCode() != codec.StatusGoingAway {
+	if f.op != opClose || f.closeCode() != 1001 {
 		t.Fatalf(
 			"got %v %q, want close 1001 before the cut",
 			f.op, f.payload,
@@ -305,7 +340,7 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 			stop := make(chan struct{})
 			sent := make(chan int, 1)
 			go func() { // the slow client sends 64 KiB messages, 64 MB/s, and never reads
-				frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 64<<10))
+				frame := maskedFrame(true, opBinary, make([]byte, 64<<10))
 				n := 0
 				defer func() { sent <- n }()
 				for {
@@ -349,7 +384,7 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 				<-sent
 				// Reading now drains the echoes the kernel buffered, then the
 				// close frame the policy queued.
-				slow.expectClose(codec.StatusPolicyViolation)
+				slow.expectClose(1008)
 				slow.conn.Close() // the server sent FIN after the close frame; hanging up ends it
 				waitUntil(t, "slow session gone", func() bool { return srv.Hub().Count() == 1 })
 			case session.PolicyDrop:
@@ -382,7 +417,7 @@ func TestFloodAfterCloseIsCutOff(t *testing.T) {
 	c.upgrade("/ws")
 	s := firstSession(t, srv)
 	s.Close(4000, "go away")
-	frame := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 16<<10))
+	frame := maskedFrame(true, opBinary, make([]byte, 16<<10))
 	start := time.Now()
 	for {
 		c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 )
 
@@ -151,7 +150,7 @@ func TestHandshakeOneByteAtATime(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := dialRaw(t, addr)
 	req := handshakeRequest("/ws")
-	frame := string(codec.AppendMaskedFrame(nil, true, codec.OpText, clientMask, []byte("slow")))
+	frame := string(maskedFrame(true, opText, []byte("slow")))
 	for i := 0; i < len(req); i++ {
 		c.send(req[i : i+1])
 		time.Sleep(200 * time.Microsecond)
@@ -180,8 +179,8 @@ func TestHandshakeOneByteAtATime(t *testing.T) {
 func TestFramesSentWithTheHandshake(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := dialRaw(t, addr)
-	first := codec.AppendMaskedFrame(nil, true, codec.OpText, clientMask, []byte("early"))
-	second := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, []byte("bird"))
+	first := maskedFrame(true, opText, []byte("early"))
+	second := maskedFrame(true, opBinary, []byte("bird"))
 	c.send(handshakeRequest("/ws") + string(first) + string(second))
 	resp, _ := c.response()
 	if resp.StatusCode != http.StatusSwitchingProtocols {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 )
 
@@ -65,7 +64,7 @@ func TestIdleConnectionsHoldNoGoroutines(t *testing.T) {
 	}
 	// The idle connections still work.
 	for _, c := range clients[:10] {
-		c.Write(codec.AppendMaskedFrame(nil, true, codec.OpText, clientMask, []byte("ping?")))
+		c.Write(maskedFrame(true, opText, []byte("ping?")))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var hdr [7]byte
 		if _, err := c.Read(hdr[:]); err != nil || string(hdr[2:]) != "ping?" {
