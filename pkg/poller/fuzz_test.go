@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // FuzzParseRequest feeds arbitrary request heads to the handshake parser:
@@ -26,21 +27,54 @@ func FuzzParseRequest(f *testing.F) {
 		if parseRequest(head, &r) != nil {
 			return
 		}
-		for _, s := range [][]byte{r.method, r.target, r.path, r.host, r.upgrade, r.connection, r.key, r.origin, r.realIP} {
+		fields := [][]byte{r.method, r.target, r.path, r.host, r.upgrade, r.connection, r.key, r.version, r.origin, r.realIP}
+		fields = append(fields, r.forwarded[:r.nForwarded]...)
+		for i, s := range fields {
 			if len(s) > 0 && !within(head, s) {
 				t.Fatalf(
-					"a parsed field does not alias the head: %q",
-					s,
+					"parsed field %d (%q) does not point into the head",
+					i, s,
 				)
 			}
 		}
-		trusted.clientIP(netip.MustParseAddr("127.0.0.1"), &r)
+		if !bytes.HasPrefix(r.target, r.path) {
+			t.Fatalf(
+				"path %q is not a prefix of the target %q",
+				r.path, r.target,
+			)
+		}
+		// An untrusted peer's headers are never believed.
+		if got, peer := trusted.clientIP(netip.MustParseAddr("192.0.2.1"), &r), netip.MustParseAddr("192.0.2.1"); got != peer {
+			t.Fatalf(
+				"untrusted peer: client IP %v, want %v",
+				got, peer,
+			)
+		}
+		if got := trusted.clientIP(netip.MustParseAddr("127.0.0.1"), &r); !got.IsValid() {
+			t.Fatal("trusted peer: invalid client IP")
+		}
 		origins.Allow(r.origin, r.originSeen, r.host)
 		hasToken(r.connection, "upgrade")
 		validKey(r.key)
 	})
 }
 
+// within reports whether inner's bytes lie inside outer's memory: an
+// alias, not a copy (equal bytes elsewhere do not count).
 func within(outer, inner []byte) bool {
-	return len(inner) <= len(outer) && bytes.Contains(outer, inner)
+	if len(inner) == 0 || len(outer) == 0 {
+		return len(inner) == 0
+	}
+	o := uintptr(unsafe.Pointer(unsafe.SliceData(outer)))
+	i := uintptr(unsafe.Pointer(unsafe.SliceData(inner)))
+	return i >= o && i+uintptr(len(inner)) <= o+uintptr(len(outer))
+}
+
+// TestWithinIsByAddress: the aliasing check looks at memory, so a copy of
+// the same bytes fails it.
+func TestWithinIsByAddress(t *testing.T) {
+	head := []byte("GET /ws HTTP/1.1\r\n")
+	if !within(head, head[4:7]) || !within(head, head) || within(head, bytes.Clone(head[4:7])) || within(head[:5], head[4:7]) {
+		t.Fatal("within does not compare addresses")
+	}
 }

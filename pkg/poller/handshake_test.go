@@ -227,13 +227,21 @@ func TestHandshakeDeadline(t *testing.T) {
 func TestRealClientIPOnlyFromTrustedProxies(t *testing.T) {
 	got := make(chan string, 1)
 	record := recordingHandler(func(ip string) { got <- ip })
+	// The client wrote the first X-Forwarded-For line and X-Real-IP; the
+	// trusted proxy (the loopback peer) appended the last line: 6.6.6.6 and
+	// 7.7.7.7 are forged, 203.0.113.7 is what the proxy saw.
+	forged := []string{"X-Forwarded-For: 6.6.6.6, 7.7.7.7\r\n", "X-Real-IP: 7.7.7.7\r\n", "X-Forwarded-For: 203.0.113.7\r\n"}
 	for _, tc := range []struct {
 		name    string
 		trusted []string
+		headers []string
 		want    string
 	}{
-		{name: "peer is trusted", trusted: []string{"127.0.0.0/8"}, want: "203.0.113.7"},
-		{name: "peer is not trusted", trusted: []string{"10.0.0.0/8"}, want: "127.0.0.1"},
+		{name: "peer is trusted", trusted: []string{"127.0.0.0/8"}, headers: []string{"X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n", "X-Real-IP: 203.0.113.7\r\n"}, want: "203.0.113.7"},
+		{name: "peer is not trusted", trusted: []string{"10.0.0.0/8"}, headers: []string{"X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n", "X-Real-IP: 203.0.113.7\r\n"}, want: "127.0.0.1"},
+		{name: "the proxy's line beats the client's", trusted: []string{"127.0.0.0/8"}, headers: forged, want: "203.0.113.7"},
+		{name: "trusted hops across lines", trusted: []string{"127.0.0.0/8", "10.0.0.0/8"}, headers: append(forged[:3:3], "x-forwarded-for: 10.1.1.1,10.2.2.2\r\n", "X-FORWARDED-FOR: 10.3.3.3\r\n"), want: "203.0.113.7"},
+		{name: "several lines from an untrusted peer", trusted: []string{"10.0.0.0/8"}, headers: forged, want: "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxies, err := ParseTrustedProxies(tc.trusted)
@@ -242,7 +250,7 @@ func TestRealClientIPOnlyFromTrustedProxies(t *testing.T) {
 			}
 			_, addr := startServer(t, Options{TrustedProxies: proxies}, record)
 			c := dialRaw(t, addr)
-			c.upgrade("/ws", "X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n", "X-Real-IP: 203.0.113.7\r\n")
+			c.upgrade("/ws", tc.headers...)
 			select {
 			case ip := <-got:
 				if ip != tc.want {
