@@ -55,6 +55,46 @@ func TestDeflateNegotiation(t *testing.T) {
 	}
 }
 
+// TestDeflateNegotiationOverSeveralLines: offers split over several
+// Sec-WebSocket-Extensions lines form one list in line order (RFC 7230
+// section 3.2.2), and the first acceptable offer wins.
+func TestDeflateNegotiationOverSeveralLines(t *testing.T) {
+	_, addr := startServer(t, Options{Compression: CompressionOptions{Enabled: true}}, handler.Echo{})
+	const accepted = "permessage-deflate;server_no_context_takeover;client_no_context_takeover"
+	cases := []struct {
+		lines []string
+		want  string
+	}{
+		{lines: []string{"x-webkit-deflate-frame", "permessage-deflate"}, want: accepted},
+		{lines: []string{"permessage-deflate; server_max_window_bits=9", "permessage-deflate; server_max_window_bits=10"}, want: accepted + ";server_max_window_bits=9"},
+		{lines: []string{"permessage-deflate; server_max_window_bits=7", "permessage-deflate; server_max_window_bits=10"}, want: accepted + ";server_max_window_bits=10"},
+		{lines: []string{"foo, permessage-deflate; server_max_window_bits=11", "permessage-deflate"}, want: accepted + ";server_max_window_bits=11"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.lines, " | "), func(t *testing.T) {
+			var extra []string
+			for _, l := range tc.lines {
+				extra = append(extra, "Sec-WebSocket-Extensions: "+l+"\r\n")
+			}
+			c := dialRaw(t, addr)
+			c.send(handshakeRequest("/ws", extra...))
+			resp, body := c.response()
+			if resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf(
+					"status %d %s",
+					resp.StatusCode, body,
+				)
+			}
+			if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != tc.want {
+				t.Fatalf(
+					"response %q, want %q",
+					got, tc.want,
+				)
+			}
+		})
+	}
+}
+
 func TestDeflateNotOfferedWhenDisabled(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := dialRaw(t, addr)

@@ -87,6 +87,38 @@ func TestHandshakeRejections(t *testing.T) {
 			status:  http.StatusForbidden,
 			reason:  RejectOrigin,
 		},
+		// Header lines that must appear once (a second one is ambiguous:
+		// which line would be checked and which believed?).
+		{
+			name:    "allowed origin, then another",
+			request: handshakeRequest("/ws", origin, "Origin: https://evil.example.com\r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
+		{
+			name:    "another origin, then the allowed one",
+			request: handshakeRequest("/ws", "Origin: https://evil.example.com\r\n", origin),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
+		{
+			name:    "two keys",
+			request: handshakeRequest("/ws", origin, key),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
+		{
+			name:    "two versions",
+			request: handshakeRequest("/ws", origin, "Sec-WebSocket-Version: 13\r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
+		{
+			name:    "two hosts",
+			request: handshakeRequest("/ws", origin, "Host: other\r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
 		{
 			name:    "garbage",
 			request: "HELLO\r\n\r\n",

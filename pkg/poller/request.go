@@ -128,10 +128,19 @@ func (r *request) header(name, value []byte) error {
 	case equalFold(name, "connection"):
 		r.connection = value
 	case equalFold(name, "sec-websocket-key"):
+		if r.key != nil {
+			return errMalformed // RFC 6455 section 11.3.1: at most once
+		}
 		r.key = value
 	case equalFold(name, "sec-websocket-version"):
+		if r.version != nil {
+			return errMalformed // RFC 6455 section 11.3.5: at most once
+		}
 		r.version = value
 	case equalFold(name, "origin"):
+		if r.originSeen {
+			return errMalformed // RFC 6454 section 7.3: one Origin; which would we check?
+		}
 		r.origin, r.originSeen = value, true
 	case equalFold(name, "x-real-ip"):
 		r.realIP = value
