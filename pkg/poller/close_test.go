@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/session"
@@ -321,14 +323,30 @@ func TestShutdownTimeoutClosesUnresponsiveClients(t *testing.T) {
 
 // TestSlowConsumerDoesNotHurtOthers: a client that sends but never reads
 // fills its queue and is closed (close policy) or has messages dropped (drop
-// policy), while a normal client keeps echoing and memory stays bounded.
+// policy), while a normal client keeps echoing. The limits are checked
+// exactly where the server reports them (the close policy's log line: what
+// was queued when the next frame did not fit), and the heap's growth while
+// the queue is full is bounded by a small multiple of the queue size.
 func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
-	for _, policy := range []session.Policy{session.PolicyClose, session.PolicyDrop} {
-		t.Run(policy.String(), func(t *testing.T) {
-			srv, addr := startServer(t, Options{Session: session.Options{
-				QueueMaxBytes: 256 << 10,
-				SlowConsumer:  policy,
-				WriteTimeout:  30 * time.Second, // the policy, not the deadline, must act
+	const payloadSize = 60000 // 4-byte header: 60004 bytes a frame
+	const frameSize = payloadSize + 4
+	for _, tc := range []struct {
+		name      string
+		policy    session.Policy
+		maxBytes  int
+		maxFrames int
+	}{
+		{name: "close at the byte limit", policy: session.PolicyClose, maxBytes: 1 << 20, maxFrames: 1 << 20},
+		{name: "close at the message limit", policy: session.PolicyClose, maxBytes: 64 << 20, maxFrames: 7},
+		{name: "drop", policy: session.PolicyDrop, maxBytes: 1 << 20, maxFrames: 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.WarnLevel)
+			srv, addr := startServer(t, Options{Logger: zap.New(core), Session: session.Options{
+				QueueMaxBytes:    tc.maxBytes,
+				QueueMaxMessages: tc.maxFrames,
+				SlowConsumer:     tc.policy,
+				WriteTimeout:     30 * time.Second, // the policy, not the deadline, must act
 			}}, handler.Echo{})
 			slow := dialRaw(t, addr)
 			slow.upgrade("/ws")
@@ -337,10 +355,11 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer normal.Close()
+			frame := maskedFrame(true, opBinary, make([]byte, payloadSize))
+			baseline := liveHeap()
 			stop := make(chan struct{})
 			sent := make(chan int, 1)
-			go func() { // the slow client sends 64 KiB messages, 64 MB/s, and never reads
-				frame := maskedFrame(true, opBinary, make([]byte, 64<<10))
+			go func() { // the slow client sends 60 KB messages, about 60 MB/s, and never reads
 				n := 0
 				defer func() { sent <- n }()
 				for {
@@ -377,11 +396,29 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 				}
 			}
 			st := srv.Hub().Stats()
-			switch policy {
+			switch tc.policy {
 			case session.PolicyClose:
 				waitUntil(t, "slow consumer closed", func() bool { return st.SlowConsumerCloses.Load() == 1 })
 				close(stop)
 				<-sent
+				entries := logs.FilterMessage("closing slow consumer").All()
+				if len(entries) != 1 {
+					t.Fatalf(
+						"%d slow-consumer log lines, want 1",
+						len(entries),
+					)
+				}
+				f := entries[0].ContextMap()
+				pending, pendingMsgs := int(f["pending_bytes"].(int64)), int(f["pending_messages"].(int64))
+				// The frame that did not fit broke exactly one limit.
+				byBytes := pending <= tc.maxBytes && pending+frameSize > tc.maxBytes && pendingMsgs < tc.maxFrames
+				byCount := pendingMsgs == tc.maxFrames && pending+frameSize <= tc.maxBytes
+				if !byBytes && !byCount {
+					t.Fatalf(
+						"closed with %d bytes in %d frames queued (frames of %d bytes); limits %d bytes, %d frames",
+						pending, pendingMsgs, frameSize, tc.maxBytes, tc.maxFrames,
+					)
+				}
 				// Reading now drains the echoes the kernel buffered, then the
 				// close frame the policy queued.
 				slow.expectClose(1008)
@@ -389,22 +426,34 @@ func TestSlowConsumerDoesNotHurtOthers(t *testing.T) {
 				waitUntil(t, "slow session gone", func() bool { return srv.Hub().Count() == 1 })
 			case session.PolicyDrop:
 				waitUntil(t, "messages dropped", func() bool { return st.Dropped.Load() > 0 })
+				// The queue is full and stays full while the client sends:
+				// the live heap holds it, and not much more.
+				grown := liveHeap() - baseline
 				close(stop)
 				<-sent
+				t.Logf("live heap grew by %d KiB", grown>>10)
+				if bound := int64(2*tc.maxBytes + 1<<20); grown > bound {
+					t.Fatalf(
+						"live heap grew by %d KiB with a full %d KiB queue; bound %d KiB",
+						grown>>10, tc.maxBytes>>10, bound>>10,
+					)
+				}
 				if srv.Hub().Count() != 2 {
 					t.Fatal("drop policy closed a session")
 				}
 			}
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > 256<<20 {
-				t.Fatalf(
-					"heap in use %d MiB after a slow consumer: not bounded",
-					ms.HeapInuse>>20,
-				)
-			}
 		})
 	}
+}
+
+// liveHeap is the heap that survives two collections (the second empties
+// the sync.Pools' victim caches).
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 // TestFloodAfterCloseIsCutOff: a client that keeps sending after the server
