@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,63 +226,121 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// TestGracefulShutdown: every client gets close 1001, answers, and Shutdown
-// returns nil once all sessions closed; new connections are refused.
+// TestGracefulShutdown checks the order of a graceful shutdown and its
+// timing: every client gets close 1001 at once; the server keeps each
+// connection open until that client answers (each waits replyDelay); it
+// ends the connection promptly after the answer; Shutdown returns nil only
+// after the last answer, and promptly; new connections are refused.
 func TestGracefulShutdown(t *testing.T) {
-	srv := New(Options{}, handler.Echo{})
+	const clients = 8
+	const replyDelay = 300 * time.Millisecond
+	const prompt = time.Second // bound on each reaction of the server
+	srv := New(Options{Session: session.Options{CloseTimeout: time.Minute}}, handler.Echo{})
 	ln := listenLoopback(t)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	waitUntil(t, "ready", srv.Ready)
 	addr := ln.Addr().String()
-	var clients []*websocket.Conn
-	var closes atomic.Int32
-	for range 20 {
-		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetCloseHandler(func(code int, text string) error {
-			if code == websocket.CloseGoingAway {
-				closes.Add(1)
-			}
-			return c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
-		})
-		go func() {
-			for {
-				if _, _, err := c.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
-		clients = append(clients, c)
+	type timeline struct {
+		closeAt, replyAt, eofAt time.Time
+		err                     error
 	}
-	waitUntil(t, "sessions open", func() bool { return srv.Hub().Count() == 20 })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	results := make(chan timeline, clients)
+	var conns []*rawClient
+	for range clients {
+		c := dialRaw(t, addr)
+		c.upgrade("/ws")
+		conns = append(conns, c)
+	}
+	waitUntil(t, "sessions open", func() bool { return srv.Hub().Count() == clients })
+	for _, c := range conns {
+		go func() {
+			var tl timeline
+			defer func() { results <- tl }()
+			f, err := c.readFrame(5 * time.Second)
+			tl.closeAt = time.Now()
+			if err != nil || f.op != opClose || f.closeCode() != 1001 {
+				tl.err = fmt.Errorf("got op %d %q %v, want close 1001", f.op, f.payload, err)
+				return
+			}
+			// The server must wait for the answer: nothing more arrives, and
+			// the connection stays open, while the client takes its time.
+			c.conn.SetReadDeadline(time.Now().Add(replyDelay))
+			if n, err := c.br.Read(make([]byte, 1)); !isTimeout(err) {
+				tl.err = fmt.Errorf("before the answer: read %d bytes, %v; want the connection open and silent", n, err)
+				return
+			}
+			tl.replyAt = time.Now()
+			c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.conn.Write(maskedFrame(true, opClose, f.payload)); err != nil {
+				tl.err = fmt.Errorf("answer: %w", err)
+				return
+			}
+			c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if n, err := c.br.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+				tl.err = fmt.Errorf("after the answer: read %d bytes, %v; want the end of the connection", n, err)
+				return
+			}
+			tl.eofAt = time.Now()
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	start := time.Now()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatalf(
 			"Shutdown: %v",
 			err,
 		)
 	}
-	if err := <-served; err != ErrServerClosed {
+	done := time.Now()
+	var lastReply time.Time
+	for range clients {
+		tl := <-results
+		if tl.err != nil {
+			t.Fatal(tl.err)
+		}
+		if d := tl.closeAt.Sub(start); d > prompt {
+			t.Errorf(
+				"close frame %v after Shutdown began, want under %v",
+				d, prompt,
+			)
+		}
+		if d := tl.eofAt.Sub(tl.replyAt); d > prompt {
+			t.Errorf(
+				"connection ended %v after the answer, want under %v",
+				d, prompt,
+			)
+		}
+		if tl.replyAt.After(lastReply) {
+			lastReply = tl.replyAt
+		}
+	}
+	if !done.After(lastReply) {
 		t.Fatalf(
-			"Serve returned %v",
-			err,
+			"Shutdown returned %v before the last client answered",
+			lastReply.Sub(done),
 		)
 	}
-	if n := closes.Load(); n != 20 {
+	if d := done.Sub(lastReply); d > prompt {
 		t.Fatalf(
-			"%d of 20 clients got close 1001",
-			n,
+			"Shutdown returned %v after the last answer, want under %v",
+			d, prompt,
 		)
+	}
+	select {
+	case err := <-served:
+		if err != ErrServerClosed {
+			t.Fatalf(
+				"Serve returned %v",
+				err,
+			)
+		}
+	case <-time.After(prompt):
+		t.Fatal("Serve did not return after Shutdown")
 	}
 	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil); err == nil {
 		t.Fatal("connection accepted after shutdown")
-	}
-	for _, c := range clients {
-		c.Close()
 	}
 }
 
