@@ -47,7 +47,8 @@ func TestProtocolErrorsCloseWithTheRightCode(t *testing.T) {
 		{name: "invalid utf-8 in close reason", bytes: masked(true, opClose, "\x03\xe8\xff"), code: 1007},
 		{name: "invalid utf-8 in a first fragment", bytes: masked(false, opText, "ok\xf4\x90"), code: 1007},
 		{name: "message over the limit", bytes: masked(true, opBinary, strings.Repeat("b", 4097)), code: 1009},
-		{name: "fragments over the limit", bytes: append(masked(false, opBinary, strings.Repeat("b", 4000)), masked(true, opContinuation, strings.Repeat("b", 100))...), code: 1009},
+		{name: "fragments over the limit", bytes: append(masked(false, opBinary, strings.Repeat("b", 4000)), masked(true, opContinuation, strings.Repeat("b", 97))...), code: 1009},
+		{name: "announced one byte over the limit", bytes: masked(true, opBinary, strings.Repeat("b", 4097))[:20], code: 1009},
 		{name: "2^62 bytes announced", bytes: huge, code: 1009},
 	}
 	for _, tc := range cases {
@@ -58,6 +59,28 @@ func TestProtocolErrorsCloseWithTheRightCode(t *testing.T) {
 			c.expectClose(tc.code)
 		})
 	}
+	// Exactly at the limit is allowed, whole and in fragments.
+	t.Run("message at the limit", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.upgrade("/ws")
+		p := bytes.Repeat([]byte("L"), 4096)
+		c.writeFrame(true, opBinary, p)
+		if f, err := c.readFrame(5 * time.Second); err != nil || f.op != opBinary || !bytes.Equal(f.payload, p) {
+			t.Fatalf(
+				"op %d, %s, %v",
+				f.op, diff(f.payload, p), err,
+			)
+		}
+		c.writeFrame(false, opBinary, p[:4000])
+		c.writeFrame(false, opContinuation, p[4000:4095])
+		c.writeFrame(true, opContinuation, p[4095:])
+		if f, err := c.readFrame(5 * time.Second); err != nil || f.op != opBinary || !bytes.Equal(f.payload, p) {
+			t.Fatalf(
+				"in fragments: op %d, %s, %v",
+				f.op, diff(f.payload, p), err,
+			)
+		}
+	})
 	bystander.writeFrame(true, opText, []byte("still here"))
 	if f, err := bystander.readFrame(5 * time.Second); err != nil || string(f.payload) != "still here" {
 		t.Fatalf(
