@@ -297,3 +297,64 @@ func TestRealClientIPOnlyFromTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadSizeLimitIsExact: a request head of exactly MaxHeaderBytes
+// (through its empty line) is answered, one byte more gets 431; a frame sent
+// along with a head at the limit is not counted as part of the head.
+func TestHeadSizeLimitIsExact(t *testing.T) {
+	const limit = 1024
+	_, addr := startServer(t, Options{MaxHeaderBytes: limit}, handler.Echo{})
+	headOf := func(size int) string {
+		base := handshakeRequest("/ws", "X-Padding: \r\n")
+		pad := size - len(base)
+		if pad < 0 {
+			t.Fatalf(
+				"base head is %d bytes",
+				len(base),
+			)
+		}
+		h := handshakeRequest("/ws", "X-Padding: "+strings.Repeat("p", pad)+"\r\n")
+		if len(h) != size {
+			t.Fatalf(
+				"built a %d-byte head, want %d",
+				len(h), size,
+			)
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		size   int
+		frame  bool
+		status int
+	}{
+		{name: "at the limit", size: limit, status: http.StatusSwitchingProtocols},
+		{name: "at the limit, a frame along", size: limit, frame: true, status: http.StatusSwitchingProtocols},
+		{name: "one byte over", size: limit + 1, status: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "one byte over, a frame along", size: limit + 1, frame: true, status: http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			req := headOf(tc.size)
+			if tc.frame {
+				req += string(maskedFrame(true, opText, []byte("along")))
+			}
+			c.send(req)
+			resp, body := c.response()
+			if resp.StatusCode != tc.status {
+				t.Fatalf(
+					"status %d (%s), want %d",
+					resp.StatusCode, strings.TrimSpace(body), tc.status,
+				)
+			}
+			if tc.status == http.StatusSwitchingProtocols && tc.frame {
+				if f, err := c.readFrame(5 * time.Second); err != nil || string(f.payload) != "along" {
+					t.Fatalf(
+						"echo of the frame sent along: %q %v",
+						f.payload, err,
+					)
+				}
+			}
+		})
+	}
+}
