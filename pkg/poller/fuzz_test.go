@@ -12,6 +12,7 @@ import (
 // a head it accepts must survive the client-IP and origin logic.
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(handshakeRequest("/ws", "Origin: https://app.example.com\r\n", "X-Forwarded-For: 1.2.3.4, 10.0.0.1\r\n")))
+	f.Add([]byte(handshakeRequest("/ws", "X-Forwarded-For: 6.6.6.6\r\n", "X-Real-IP: 7.7.7.7\r\n", "x-forwarded-for: 203.0.113.7, [2001:db8::1]:80\r\n", "X-FORWARDED-FOR: 10.0.0.1\r\n")))
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	f.Add([]byte("GET /ws?x=1 HTTP/1.1\nHost: [::1]:80\nX-Real-IP: [::1]\n\n"))
 	f.Add([]byte("POST /ws HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n\r\n"))
