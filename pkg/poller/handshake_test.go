@@ -108,6 +108,18 @@ func TestHandshakeRejections(t *testing.T) {
 			reason:  RejectMalformed,
 		},
 		{
+			name:    "a key, then an empty one",
+			request: handshakeRequest("/ws", origin, "Sec-WebSocket-Key:   \r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
+		{
+			name:    "an empty key, then a key",
+			request: "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key:\r\n" + key + origin + "\r\n",
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
+		{
 			name:    "two versions",
 			request: handshakeRequest("/ws", origin, "Sec-WebSocket-Version: 13\r\n"),
 			status:  http.StatusBadRequest,

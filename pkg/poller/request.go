@@ -69,7 +69,11 @@ func parseRequest(head []byte, r *request) error {
 		if colon <= 0 {
 			return errMalformed
 		}
-		if err := r.header(line[:colon], bytes.TrimSpace(line[colon+1:])); err != nil {
+		value := bytes.TrimSpace(line[colon+1:])
+		if value == nil {
+			value = line[len(line):] // present but empty: not nil, so a repeat is seen
+		}
+		if err := r.header(line[:colon], value); err != nil {
 			return err
 		}
 	}
