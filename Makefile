@@ -1,7 +1,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test test-race test-alloc bench bench-binaries fuzz vet build dist install interop conformance
+.PHONY: test test-race test-alloc bench bench-binaries fuzz vet build dist install interop conformance mutate
 
 # What CI runs (see .ci/run): the suite under the race detector, then the
 # allocation checks, which the race detector would distort.
@@ -28,6 +28,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./pkg/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./pkg/poller
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestSpellings$$' -fuzztime $(FUZZTIME) ./pkg/poller
+
+# Mutation testing (docs/mutations.md): prints the mutants no test kills;
+# compare them with docs/mutation-baseline.txt. Slow (tens of minutes per
+# package on two cores), so not in CI: run it before each release.
+GREMLINS ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS ?= ./pkg/codec ./pkg/session ./pkg/poller
+mutate:
+	for p in $(MUTATE_PKGS); do $(GREMLINS) unleash --workers 1 --timeout-coefficient 5 -S lt $$p || exit 1; done
 
 # Independent clients against the real binary: Python websockets, Node ws and
 # headless Chromium on the demo page. Needs python3-websockets and chromium

@@ -67,42 +67,86 @@ func dial(t *testing.T, addr string, header map[string][]string) *websocket.Conn
 }
 
 // TestSIGTERMClosesEveryClientWith1001 runs the binary, connects clients,
-// sends SIGTERM, and checks every client receives close 1001 and the
-// process exits 0.
+// sends SIGTERM, and checks the order and timing of the shutdown: every
+// client receives close 1001 promptly; the process stays up while the
+// clients take replyDelay to answer; it exits 0 after the last answer, and
+// promptly.
 func TestSIGTERMClosesEveryClientWith1001(t *testing.T) {
 	p := startGateway(t)
 	const clients = 25
-	codes := make(chan int, clients)
+	const replyDelay = 300 * time.Millisecond
+	const prompt = 2 * time.Second
+	type timeline struct {
+		code             int
+		closeAt, replyAt time.Time
+	}
+	results := make(chan timeline, clients)
 	for range clients {
 		c := dial(t, p.Addr, nil)
+		var tl timeline
+		c.SetCloseHandler(func(code int, text string) error {
+			tl.code, tl.closeAt = code, time.Now()
+			time.Sleep(replyDelay) // a client that takes its time to answer
+			tl.replyAt = time.Now()
+			return c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+		})
 		go func() {
 			for {
 				if _, _, err := c.ReadMessage(); err != nil {
-					code := -1
-					if ce, ok := err.(*websocket.CloseError); ok {
-						code = ce.Code
-					}
-					codes <- code
+					results <- tl
 					return
 				}
 			}
 		}()
 	}
+	exited := make(chan time.Time, 1)
+	go func() {
+		p.Wait(30 * time.Second)
+		exited <- time.Now()
+	}()
+	start := time.Now()
 	p.Signal(syscall.SIGTERM)
+	var lastReply time.Time
 	for range clients {
 		select {
-		case code := <-codes:
-			if code != websocket.CloseGoingAway {
+		case tl := <-results:
+			if tl.code != websocket.CloseGoingAway {
 				t.Fatalf(
 					"client got close %d, want 1001",
-					code,
+					tl.code,
 				)
+			}
+			if d := tl.closeAt.Sub(start); d > prompt {
+				t.Errorf(
+					"close frame %v after SIGTERM, want under %v",
+					d, prompt,
+				)
+			}
+			if tl.replyAt.After(lastReply) {
+				lastReply = tl.replyAt
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("a client got no close frame")
 		}
 	}
-	if code := exitCode(t, p, 10*time.Second); code != 0 {
+	select {
+	case at := <-exited:
+		if !at.After(lastReply) {
+			t.Fatalf(
+				"the process exited %v before the last client answered",
+				lastReply.Sub(at),
+			)
+		}
+		if d := at.Sub(lastReply); d > prompt {
+			t.Fatalf(
+				"the process exited %v after the last answer, want under %v",
+				d, prompt,
+			)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the process did not exit")
+	}
+	if code := exitCode(t, p, time.Second); code != 0 {
 		t.Fatalf(
 			"exit code %d, want 0",
 			code,

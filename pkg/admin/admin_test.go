@@ -35,11 +35,11 @@ func setup(t *testing.T, opts Options) (*poller.Server, string, *httptest.Server
 	return srv, addr, api
 }
 
-// client is a minimal WebSocket client that reads server frames.
+// client is a minimal WebSocket client that reads server frames. Its
+// framing is the test's own (wsframe_test.go), not pkg/codec's.
 type client struct {
-	conn   net.Conn
-	br     *bufio.Reader
-	parser *codec.Parser
+	conn net.Conn
+	br   *bufio.Reader
 }
 
 func connect(t *testing.T, addr string) *client {
@@ -60,36 +60,33 @@ func connect(t *testing.T, addr string) *client {
 			resp, err,
 		)
 	}
-	return &client{conn: c, br: br, parser: codec.NewParser(codec.ParserOptions{Client: true})}
+	return &client{conn: c, br: br}
 }
 
-// read returns the next complete frame's opcode and payload.
+// read returns the next complete message's (or control frame's) opcode and
+// payload.
 func (c *client) read(t *testing.T) (codec.OpCode, []byte) {
 	t.Helper()
 	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var msg []byte
-	buf := make([]byte, 8192)
+	var op byte
 	for {
-		n, err := c.br.Read(buf)
+		fin, fop, p, err := readServerFrame(c.br)
 		if err != nil {
 			t.Fatalf(
 				"read: %v",
 				err,
 			)
 		}
-		b := buf[:n]
-		for len(b) > 0 {
-			m, ch, ok, err := c.parser.Next(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b = b[m:]
-			if ok {
-				msg = append(msg, ch.Payload...)
-				if ch.Final {
-					return ch.OpCode, msg
-				}
-			}
+		if fop >= 0x8 {
+			return codec.OpCode(fop), p
+		}
+		if fop != 0 {
+			op = fop
+		}
+		msg = append(msg, p...)
+		if fin {
+			return codec.OpCode(op), msg
 		}
 	}
 }
@@ -280,7 +277,7 @@ func TestBroadcastSendKick(t *testing.T) {
 		)
 	}
 	op, p := clients[0].read(t)
-	if c, r, _ := codec.ParseClose(p); op != codec.OpClose || c != 4001 || string(r) != "bye" {
+	if len(p) < 2 || op != codec.OpClose || int(p[0])<<8|int(p[1]) != 4001 || string(p[2:]) != "bye" {
 		t.Fatalf(
 			"kicked client got %v %q",
 			op, p,
@@ -345,7 +342,7 @@ func TestMetricsExposeTheFamilies(t *testing.T) {
 	for srv.Hub().Count() < 1 {
 		time.Sleep(time.Millisecond)
 	}
-	c.conn.Write(codec.AppendMaskedFrame(nil, true, codec.OpText, [4]byte{1, 2, 3, 4}, []byte("hello")))
+	c.conn.Write(maskedFrame(0x1, []byte("hello")))
 	c.read(t)
 	bad, _ := net.Dial("tcp", addr)
 	fmt.Fprintf(bad, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -387,7 +384,7 @@ func TestMetricsExposeTheFamilies(t *testing.T) {
 			)
 		}
 	}
-	c.conn.Write(codec.AppendMaskedFrame(nil, true, codec.OpClose, [4]byte{1, 2, 3, 4}, codec.AppendCloseBody(nil, 1000, "")))
+	c.conn.Write(maskedFrame(0x8, []byte{0x03, 0xe8}))
 	c.read(t)
 	for srv.Hub().Count() > 0 {
 		time.Sleep(time.Millisecond)

@@ -3,6 +3,8 @@ package codec
 import (
 	"bytes"
 	"compress/flate"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -77,24 +79,94 @@ func TestInflateCorruptData(t *testing.T) {
 	}
 }
 
+// stdDeflate compresses p with the standard library's writer (not ours) as
+// RFC 7692 section 7.2.1 says: a sync flush, the 00 00 ff ff tail removed.
+func stdDeflate(p []byte, level int) []byte {
+	var b bytes.Buffer
+	w, err := flate.NewWriter(&b, level)
+	if err != nil {
+		panic(err)
+	}
+	w.Write(p)
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), deflateTail[:])
+}
+
+// stdInflate inflates a message with the standard library's reader after
+// appending the tail (section 7.2.2). Like the gateway, it accepts a stream
+// that ends with the tail and no final block.
+func stdInflate(z []byte) ([]byte, error) {
+	src := bytes.NewReader(append(bytes.Clone(z), deflateTail[:]...))
+	out, err := io.ReadAll(flate.NewReader(src))
+	if errors.Is(err, io.ErrUnexpectedEOF) && src.Len() == 0 {
+		err = nil
+	}
+	return out, err
+}
+
+// FuzzInflate checks the inflater against independent implementations:
+//   - z as compressed input: whatever the gateway inflates within the limit,
+//     compress/flate inflates to the same bytes (or a prefix of them, when
+//     it calls the end of the stream corrupt);
+//   - z as a message: compress/flate's writer compresses it (at a level
+//     taken from the input) and the gateway inflates it back exactly, or
+//     fails with ErrMessageTooBig exactly when it is over the limit;
+//   - the gateway's compressor's output inflates with compress/flate.
 func FuzzInflate(f *testing.F) {
+	const limit = 4096
 	c := NewCompressor(1)
 	f.Add(c.Append(nil, []byte("hello hello hello"), 0))
 	f.Add([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00})
 	f.Add([]byte{0x00, 0x05, 0x00, 0xfa, 0xff, 'H', 'e', 'l', 'l', 'o'})
+	f.Add(bytes.Repeat([]byte("z"), limit))
+	f.Add(bytes.Repeat([]byte("z"), limit+1))
 	d := NewDecompressor()
+	levels := []int{flate.HuffmanOnly, flate.NoCompression, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	f.Fuzz(func(t *testing.T, z []byte) {
-		out, err := d.Append(nil, z, 4096)
-		if err == nil && len(out) > 4096 {
+		out, err := d.Append(nil, z, limit)
+		if err == nil {
+			if len(out) > limit {
+				t.Fatalf(
+					"%d bytes past a %d-byte limit",
+					len(out), limit,
+				)
+			}
+			// Both decode the same bits in the same order. They may
+			// classify a stream that ends inside a block differently (the
+			// gateway, after the tail, takes it as the end; compress/flate
+			// may call it corrupt), so where compress/flate fails, what it
+			// produced must start what the gateway produced.
+			want, stdErr := stdInflate(z)
+			if (stdErr == nil && !bytes.Equal(out, want)) || (stdErr != nil && !bytes.HasPrefix(out, want)) {
+				t.Fatalf(
+					"inflated %d bytes; compress/flate: %d bytes, %v",
+					len(out), len(want), stdErr,
+				)
+			}
+		}
+		level := levels[len(z)%len(levels)]
+		back, err := d.Append([]byte("prefix"), stdDeflate(z, level), limit)
+		switch {
+		case len(z) > limit:
+			if err != ErrMessageTooBig || string(back) != "prefix" {
+				t.Fatalf(
+					"%d bytes with a %d-byte limit: %v, %d bytes; want ErrMessageTooBig and dst untouched",
+					len(z), limit, err, len(back),
+				)
+			}
+		case err != nil || !bytes.Equal(back[len("prefix"):], z) || string(back[:len("prefix")]) != "prefix":
 			t.Fatalf(
-				"%d bytes past a 4096-byte limit",
-				len(out),
+				"compress/flate level %d, %d bytes: inflated %d bytes, %v",
+				level, len(z), len(back)-len("prefix"), err,
 			)
 		}
-		if err == nil { // what inflates must survive a round trip
-			back, err := d.Append(nil, c.Append(nil, out, 0), 0)
-			if err != nil || !bytes.Equal(back, out) {
-				t.Fatal("round trip failed")
+		for _, bits := range []int{MinWindowBits, 12, MaxWindowBits} {
+			got, err := stdInflate(c.Append(nil, z, bits))
+			if err != nil || !bytes.Equal(got, z) {
+				t.Fatalf(
+					"our compressor, window %d bits, %d bytes: compress/flate inflates %d bytes, %v",
+					bits, len(z), len(got), err,
+				)
 			}
 		}
 	})

@@ -11,9 +11,36 @@ import (
 
 var testMask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
-// frame builds one masked client frame; rsv adds RSV bits to the first byte.
+// frame builds one masked client frame, written here from RFC 6455 section
+// 5.2 rather than with AppendMaskedFrame and Unmask, which are under test.
 func frame(fin bool, op OpCode, payload string) []byte {
-	return AppendMaskedFrame(nil, fin, op, testMask, []byte(payload))
+	return maskedFrameRFC(fin, byte(op), testMask, []byte(payload))
+}
+
+// maskedFrameRFC encodes a masked frame byte by byte: FIN and opcode, the
+// shortest length form with the mask bit, the key, payload[i]^key[i%4].
+func maskedFrameRFC(fin bool, op byte, key [4]byte, payload []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	out := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, 0x80|byte(n))
+	case n <= 0xFFFF:
+		out = append(out, 0x80|126, byte(n>>8), byte(n))
+	default:
+		out = append(out, 0x80|127)
+		for i := 56; i >= 0; i -= 8 {
+			out = append(out, byte(uint64(n)>>i))
+		}
+	}
+	out = append(out, key[:]...)
+	for i, b := range payload {
+		out = append(out, b^key[i%4])
+	}
+	return out
 }
 
 func withRsv(f []byte, bits byte) []byte {
@@ -32,12 +59,37 @@ type event struct {
 	compressed bool
 }
 
+// String is for failure messages only; comparisons use diffEvents, which
+// looks at every byte.
 func (e event) String() string {
 	payload := e.payload
 	if len(payload) > 64 {
 		payload = fmt.Sprintf("%s...(%d bytes)", payload[:32], len(payload))
 	}
 	return fmt.Sprintf("%s(%q,z=%v)", e.op, payload, e.compressed)
+}
+
+// diffEvents compares two event lists in full and describes the first
+// difference briefly, or returns "".
+func diffEvents(got, want []event) string {
+	for i := range max(len(got), len(want)) {
+		if i >= len(got) || i >= len(want) {
+			return fmt.Sprintf("%d events, want %d", len(got), len(want))
+		}
+		g, w := got[i], want[i]
+		if g.op != w.op || g.compressed != w.compressed {
+			return fmt.Sprintf("event %d: %v, want %v", i, g, w)
+		}
+		if g.payload != w.payload {
+			j := 0
+			for j < len(g.payload) && j < len(w.payload) && g.payload[j] == w.payload[j] {
+				j++
+			}
+			return fmt.Sprintf("event %d: payload %d bytes, want %d; first difference at byte %d: %q, want %q",
+				i, len(g.payload), len(w.payload), j, g.payload[j:min(j+16, len(g.payload))], w.payload[j:min(j+16, len(w.payload))])
+		}
+	}
+	return ""
 }
 
 // collect runs a parser over a copy of in (parsing unmasks in place), cut at
@@ -182,10 +234,10 @@ func TestParserValidStreams(t *testing.T) {
 							i, j, err,
 						)
 					}
-					if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					if d := diffEvents(got, tc.want); d != "" {
 						t.Fatalf(
-							"cut %d,%d:\n got  %v\n want %v",
-							i, j, got, tc.want,
+							"cut %d,%d: %s",
+							i, j, d,
 						)
 					}
 				}

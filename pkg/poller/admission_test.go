@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -133,8 +132,8 @@ func TestQueuedHandshakeWaitsForItsSlot(t *testing.T) {
 	if d := (<-opened).Sub(t0); d < 90*time.Millisecond || d > 400*time.Millisecond {
 		t.Fatalf("queued handshake opened %v after the first, want ~100ms", d)
 	}
-	b.writeFrame(true, codec.OpClose, codec.AppendCloseBody(nil, codec.StatusNormalClosure, ""))
-	b.expectClose(codec.StatusNormalClosure)
+	b.writeFrame(true, opClose, []byte{0x03, 0xe8})
+	b.expectClose(1000)
 	if got := srv.Stats().Rejections[RejectHandshakeRate].Load(); got != 1 {
 		t.Fatalf("handshake_rate rejections %d, want 1", got)
 	}
@@ -345,11 +344,11 @@ func TestShutdownSpread(t *testing.T) {
 			defer wg.Done()
 			f, err := c.readFrame(5 * time.Second)
 			arrivals[i] = time.Now()
-			if err != nil || f.op != codec.OpClose || f.closeCode() != 3001 {
+			if err != nil || f.op != opClose || f.closeCode() != 3001 {
 				t.Errorf("client %d: %v %v %q", i, err, f.op, f.payload)
 				return
 			}
-			c.writeFrame(true, codec.OpClose, codec.AppendCloseBody(nil, 3001, ""))
+			c.writeFrame(true, opClose, []byte{0x0b, 0xb9})
 		}()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 )
 
@@ -62,7 +61,7 @@ func churnOnce(t *testing.T, addr string, how int) {
 			t.Error(err)
 			return
 		}
-		c.Write(codec.AppendMaskedFrame(nil, true, codec.OpClose, clientMask, codec.AppendCloseBody(nil, 1000, "")))
+		c.Write(maskedFrame(true, opClose, closePayload(1000, "")))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		buf := make([]byte, 64)
 		for {
@@ -77,7 +76,7 @@ func churnOnce(t *testing.T, addr string, how int) {
 			t.Error(err)
 			return
 		}
-		c.Write(codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, make([]byte, 3000)))
+		c.Write(maskedFrame(true, opBinary, make([]byte, 3000)))
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	case 2: // reset in the middle of the handshake

@@ -515,7 +515,9 @@ func (c *conn) fail(err error) {
 }
 
 // recoverPanic keeps a panicking handler from taking the process down: the
-// connection is closed with 1011 and the panic logged with its stack.
+// panic is logged with its stack and the connection failed with 1011 (RFC
+// 6455 section 7.1.7): the close frame, then FIN at once, without waiting up
+// to the close timeout for an answer from a session in an unknown state.
 func (c *conn) recoverPanic() {
 	v := recover()
 	if v == nil {
@@ -524,7 +526,7 @@ func (c *conn) recoverPanic() {
 	c.srv.reportPanic(v, c)
 	c.state.Store(connDraining)
 	if s := c.sess; s != nil {
-		s.Close(codec.StatusInternalError, "internal error")
+		s.Fail(&codec.ProtocolError{Code: codec.StatusInternalError, Reason: "internal error"})
 		s.EndDispatch()
 	} else {
 		c.nc.Close()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -106,7 +105,7 @@ func TestEndpointsShareOneHub(t *testing.T) {
 	}
 	for _, c := range []*rawClient{a, b} {
 		f, err := c.readFrame(5 * time.Second)
-		if err != nil || f.op != codec.OpText || string(f.payload) != "all" {
+		if err != nil || f.op != opText || string(f.payload) != "all" {
 			t.Fatalf("got %v %q %v", f.op, f.payload, err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 	"github.com/xh-control/gateway/pkg/session"
 )
@@ -32,10 +31,10 @@ func TestBroadcastHandlerReachesEveryone(t *testing.T) {
 		c.upgrade("/ws")
 		clients = append(clients, c)
 	}
-	clients[2].writeFrame(true, codec.OpText, []byte("hello room"))
+	clients[2].writeFrame(true, opText, []byte("hello room"))
 	for i, c := range clients {
 		f, err := c.readFrame(5 * time.Second)
-		if err != nil || f.op != codec.OpText || string(f.payload) != "hello room" {
+		if err != nil || f.op != opText || string(f.payload) != "hello room" {
 			t.Fatalf(
 				"client %d got %v %q %v",
 				i, f.op, f.payload, err,

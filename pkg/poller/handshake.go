@@ -35,7 +35,7 @@ func (c *conn) readHandshake(r netpoll.Reader) {
 	*c.head = append(*c.head, b...)
 	r.Release()
 	end := headEnd(*c.head, have-3)
-	if end < 0 {
+	if end < 0 || end > limit { // a head that ends in the byte over the limit is over it
 		if len(*c.head) > limit {
 			c.reject(nil, RejectHeaderTooLarge, http.StatusRequestHeaderFieldsTooLarge, "", "request head larger than "+strconv.Itoa(limit)+" bytes")
 		}

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 )
 
@@ -83,9 +82,9 @@ func TestHandshakeFormsRealClientsSend(t *testing.T) {
 			if tc.extensions != "" {
 				return // the echo would be compressed; deflate_test covers it
 			}
-			c.writeFrame(true, codec.OpText, []byte("hi"))
+			c.writeFrame(true, opText, []byte("hi"))
 			f, err := c.readFrame(5 * time.Second)
-			if err != nil || f.op != codec.OpText || string(f.payload) != "hi" {
+			if err != nil || f.op != opText || string(f.payload) != "hi" {
 				t.Fatalf(
 					"echo %v %q %v",
 					f.op, f.payload, err,

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/handler"
 )
 
@@ -88,6 +87,50 @@ func TestHandshakeRejections(t *testing.T) {
 			status:  http.StatusForbidden,
 			reason:  RejectOrigin,
 		},
+		// Header lines that must appear once (a second one is ambiguous:
+		// which line would be checked and which believed?).
+		{
+			name:    "allowed origin, then another",
+			request: handshakeRequest("/ws", origin, "Origin: https://evil.example.com\r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectBadHandshake,
+		},
+		{
+			name:    "another origin, then the allowed one",
+			request: handshakeRequest("/ws", "Origin: https://evil.example.com\r\n", origin),
+			status:  http.StatusBadRequest,
+			reason:  RejectBadHandshake,
+		},
+		{
+			name:    "two keys",
+			request: handshakeRequest("/ws", origin, key),
+			status:  http.StatusBadRequest,
+			reason:  RejectBadKey,
+		},
+		{
+			name:    "a key, then an empty one",
+			request: handshakeRequest("/ws", origin, "Sec-WebSocket-Key:   \r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectBadKey,
+		},
+		{
+			name:    "an empty key, then a key",
+			request: "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key:\r\n" + key + origin + "\r\n",
+			status:  http.StatusBadRequest,
+			reason:  RejectBadKey,
+		},
+		{
+			name:    "two versions",
+			request: handshakeRequest("/ws", origin, "Sec-WebSocket-Version: 13\r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectBadVersion,
+		},
+		{
+			name:    "two hosts",
+			request: handshakeRequest("/ws", origin, "Host: other\r\n"),
+			status:  http.StatusBadRequest,
+			reason:  RejectMalformed,
+		},
 		{
 			name:    "garbage",
 			request: "HELLO\r\n\r\n",
@@ -151,7 +194,7 @@ func TestHandshakeOneByteAtATime(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := dialRaw(t, addr)
 	req := handshakeRequest("/ws")
-	frame := string(codec.AppendMaskedFrame(nil, true, codec.OpText, clientMask, []byte("slow")))
+	frame := string(maskedFrame(true, opText, []byte("slow")))
 	for i := 0; i < len(req); i++ {
 		c.send(req[i : i+1])
 		time.Sleep(200 * time.Microsecond)
@@ -180,8 +223,8 @@ func TestHandshakeOneByteAtATime(t *testing.T) {
 func TestFramesSentWithTheHandshake(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := dialRaw(t, addr)
-	first := codec.AppendMaskedFrame(nil, true, codec.OpText, clientMask, []byte("early"))
-	second := codec.AppendMaskedFrame(nil, true, codec.OpBinary, clientMask, []byte("bird"))
+	first := maskedFrame(true, opText, []byte("early"))
+	second := maskedFrame(true, opBinary, []byte("bird"))
 	c.send(handshakeRequest("/ws") + string(first) + string(second))
 	resp, _ := c.response()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
@@ -228,13 +271,21 @@ func TestHandshakeDeadline(t *testing.T) {
 func TestRealClientIPOnlyFromTrustedProxies(t *testing.T) {
 	got := make(chan string, 1)
 	record := recordingHandler(func(ip string) { got <- ip })
+	// The client wrote the first X-Forwarded-For line and X-Real-IP; the
+	// trusted proxy (the loopback peer) appended the last line: 6.6.6.6 and
+	// 7.7.7.7 are forged, 203.0.113.7 is what the proxy saw.
+	forged := []string{"X-Forwarded-For: 6.6.6.6, 7.7.7.7\r\n", "X-Real-IP: 7.7.7.7\r\n", "X-Forwarded-For: 203.0.113.7\r\n"}
 	for _, tc := range []struct {
 		name    string
 		trusted []string
+		headers []string
 		want    string
 	}{
-		{name: "peer is trusted", trusted: []string{"127.0.0.0/8"}, want: "203.0.113.7"},
-		{name: "peer is not trusted", trusted: []string{"10.0.0.0/8"}, want: "127.0.0.1"},
+		{name: "peer is trusted", trusted: []string{"127.0.0.0/8"}, headers: []string{"X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n", "X-Real-IP: 203.0.113.7\r\n"}, want: "203.0.113.7"},
+		{name: "peer is not trusted", trusted: []string{"10.0.0.0/8"}, headers: []string{"X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n", "X-Real-IP: 203.0.113.7\r\n"}, want: "127.0.0.1"},
+		{name: "the proxy's line beats the client's", trusted: []string{"127.0.0.0/8"}, headers: forged, want: "203.0.113.7"},
+		{name: "trusted hops across lines", trusted: []string{"127.0.0.0/8", "10.0.0.0/8"}, headers: append(forged[:3:3], "x-forwarded-for: 10.1.1.1,10.2.2.2\r\n", "X-FORWARDED-FOR: 10.3.3.3\r\n"), want: "203.0.113.7"},
+		{name: "several lines from an untrusted peer", trusted: []string{"10.0.0.0/8"}, headers: forged, want: "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxies, err := ParseTrustedProxies(tc.trusted)
@@ -243,7 +294,7 @@ func TestRealClientIPOnlyFromTrustedProxies(t *testing.T) {
 			}
 			_, addr := startServer(t, Options{TrustedProxies: proxies}, record)
 			c := dialRaw(t, addr)
-			c.upgrade("/ws", "X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\n", "X-Real-IP: 203.0.113.7\r\n")
+			c.upgrade("/ws", tc.headers...)
 			select {
 			case ip := <-got:
 				if ip != tc.want {
@@ -254,6 +305,67 @@ func TestRealClientIPOnlyFromTrustedProxies(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("OnOpen not called")
+			}
+		})
+	}
+}
+
+// TestHeadSizeLimitIsExact: a request head of exactly MaxHeaderBytes
+// (through its empty line) is answered, one byte more gets 431; a frame sent
+// along with a head at the limit is not counted as part of the head.
+func TestHeadSizeLimitIsExact(t *testing.T) {
+	const limit = 1024
+	_, addr := startServer(t, Options{MaxHeaderBytes: limit}, handler.Echo{})
+	headOf := func(size int) string {
+		base := handshakeRequest("/ws", "X-Padding: \r\n")
+		pad := size - len(base)
+		if pad < 0 {
+			t.Fatalf(
+				"base head is %d bytes",
+				len(base),
+			)
+		}
+		h := handshakeRequest("/ws", "X-Padding: "+strings.Repeat("p", pad)+"\r\n")
+		if len(h) != size {
+			t.Fatalf(
+				"built a %d-byte head, want %d",
+				len(h), size,
+			)
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		size   int
+		frame  bool
+		status int
+	}{
+		{name: "at the limit", size: limit, status: http.StatusSwitchingProtocols},
+		{name: "at the limit, a frame along", size: limit, frame: true, status: http.StatusSwitchingProtocols},
+		{name: "one byte over", size: limit + 1, status: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "one byte over, a frame along", size: limit + 1, frame: true, status: http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			req := headOf(tc.size)
+			if tc.frame {
+				req += string(maskedFrame(true, opText, []byte("along")))
+			}
+			c.send(req)
+			resp, body := c.response()
+			if resp.StatusCode != tc.status {
+				t.Fatalf(
+					"status %d (%s), want %d",
+					resp.StatusCode, strings.TrimSpace(body), tc.status,
+				)
+			}
+			if tc.status == http.StatusSwitchingProtocols && tc.frame {
+				if f, err := c.readFrame(5 * time.Second); err != nil || string(f.payload) != "along" {
+					t.Fatalf(
+						"echo of the frame sent along: %q %v",
+						f.payload, err,
+					)
+				}
 			}
 		})
 	}

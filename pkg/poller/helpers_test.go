@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -65,13 +65,14 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 }
 
 // rawClient speaks WebSocket byte by byte, so that tests can send what no
-// well-behaved client library would.
+// well-behaved client library would. Its framing and masking are written
+// from RFC 6455 in wsframe_test.go, not taken from pkg/codec, so that a bug
+// in the gateway's codec cannot cancel out on the test's side.
 type rawClient struct {
-	t      testing.TB
-	conn   net.Conn
-	br     *bufio.Reader
-	parser *codec.Parser
-	buf    []byte
+	t       testing.TB
+	conn    net.Conn
+	br      *bufio.Reader
+	deflate bool // permessage-deflate negotiated: RSV1 allowed on server frames
 }
 
 func dialRaw(t testing.TB, addr string) *rawClient {
@@ -81,7 +82,7 @@ func dialRaw(t testing.TB, addr string) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawClient{t: t, conn: c, br: bufio.NewReader(c), parser: codec.NewParser(codec.ParserOptions{Client: true})}
+	return &rawClient{t: t, conn: c, br: bufio.NewReader(c)}
 }
 
 func newKey() string {
@@ -129,62 +130,78 @@ func (c *rawClient) upgrade(path string, extra ...string) {
 			resp.Status, body,
 		)
 	}
+	c.deflate = strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 }
 
-var clientMask = [4]byte{1, 2, 3, 4}
-
-func (c *rawClient) writeFrame(fin bool, op codec.OpCode, payload []byte) {
+func (c *rawClient) writeFrame(fin bool, op byte, payload []byte) {
 	c.t.Helper()
-	c.send(string(codec.AppendMaskedFrame(nil, fin, op, clientMask, payload)))
+	c.send(string(clientFrame(fin, 0, op, payload)))
 }
 
+// serverFrame is one whole message (fragments joined) or control frame.
 type serverFrame struct {
-	op      codec.OpCode
-	payload []byte
+	op         byte
+	payload    []byte // as sent: still compressed when compressed is set
+	compressed bool   // RSV1 on the first frame (RFC 7692 section 6)
+	frames     int    // how many frames carried it
 }
 
-func (f serverFrame) closeCode() codec.StatusCode {
-	code, _, _ := codec.ParseClose(f.payload)
-	return code
+// closeCode is the close frame's status code (RFC 6455 section 5.5.1), or
+// 1005 when it has none.
+func (f serverFrame) closeCode() int {
+	if len(f.payload) < 2 {
+		return 1005
+	}
+	return int(binary.BigEndian.Uint16(f.payload))
 }
 
-// readFrame reads the next complete message or control frame.
+// readFrame reads the next complete message or control frame, checking what
+// a client must check of the server's frames.
 func (c *rawClient) readFrame(timeout time.Duration) (serverFrame, error) {
 	c.conn.SetReadDeadline(time.Now().Add(timeout))
-	var msg []byte
+	var msg serverFrame
+	inMessage := false
 	for {
-		for len(c.buf) > 0 {
-			n, ch, ok, err := c.parser.Next(c.buf)
-			if err != nil {
-				return serverFrame{}, fmt.Errorf("server sent an invalid frame: %w", err)
-			}
-			c.buf = c.buf[n:]
-			if !ok {
-				continue
-			}
-			if ch.First {
-				msg = msg[:0]
-			}
-			msg = append(msg, ch.Payload...)
-			if ch.Final {
-				return serverFrame{op: ch.OpCode, payload: append([]byte(nil), msg...)}, nil
-			}
-		}
-		tmp := make([]byte, 64<<10)
-		n, err := c.br.Read(tmp)
-		if n > 0 {
-			c.buf = append(c.buf, tmp[:n]...)
-			continue
-		}
+		h, payload, err := readServerFrame(c.br)
 		if err != nil {
 			return serverFrame{}, err
+		}
+		if h.rsv&^rsv1Bit != 0 || (h.rsv != 0 && !c.deflate) {
+			return serverFrame{}, fmt.Errorf("server set reserved bits %03b", h.rsv)
+		}
+		switch {
+		case h.op >= 0x8:
+			if !h.fin || len(payload) > 125 || h.rsv != 0 {
+				return serverFrame{}, fmt.Errorf("server sent an invalid control frame %+v", h)
+			}
+			return serverFrame{op: h.op, payload: payload, frames: 1}, nil
+		case h.op == opContinuation:
+			if !inMessage || h.rsv != 0 {
+				return serverFrame{}, fmt.Errorf("server sent a bad continuation %+v", h)
+			}
+		case h.op == opText || h.op == opBinary:
+			if inMessage {
+				return serverFrame{}, errors.New("server interleaved two messages")
+			}
+			inMessage = true
+			msg.op, msg.compressed = h.op, h.rsv == rsv1Bit
+		default:
+			return serverFrame{}, fmt.Errorf("server sent reserved opcode %d", h.op)
+		}
+		msg.payload = append(msg.payload, payload...)
+		msg.frames++
+		if h.fin {
+			if msg.payload == nil {
+				msg.payload = []byte{}
+			}
+			return msg, nil
 		}
 	}
 }
 
 // expectClose reads until a close frame arrives and checks its code, then
 // checks that the server closes the TCP connection.
-func (c *rawClient) expectClose(want codec.StatusCode) {
+func (c *rawClient) expectClose(want int) {
 	c.t.Helper()
 	for {
 		f, err := c.readFrame(5 * time.Second)
@@ -194,7 +211,7 @@ func (c *rawClient) expectClose(want codec.StatusCode) {
 				want, err,
 			)
 		}
-		if f.op != codec.OpClose {
+		if f.op != opClose {
 			continue
 		}
 		if got := f.closeCode(); got != want {

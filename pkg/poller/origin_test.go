@@ -39,6 +39,14 @@ func TestOriginPolicy(t *testing.T) {
 		{origin: "https://gw.local", present: true, host: "gw.local", want: true},
 		{origin: "http://other.local:8080", present: true, host: "gw.local:8080", want: false},
 		{origin: "http://[::1]:8080", present: true, host: "[::1]:8080", want: true},
+		// Several values in one line (RFC 6454's origin-list, or a list a
+		// proxy joined): never one allowed origin, whichever comes first.
+		{origin: "https://app.example.com https://evil.com", present: true, want: false},
+		{origin: "https://evil.com https://app.example.com", present: true, want: false},
+		{origin: "https://app.example.com, https://evil.com", present: true, want: false},
+		{origin: "https://evil.com, https://app.example.com", present: true, want: false},
+		{origin: "https://app.example.com, https://app.example.com", present: true, want: false},
+		{origin: "http://gw.local:8080, http://other.local", present: true, host: "gw.local:8080", want: false},
 	}
 	for _, tc := range cases {
 		if got := p.Allow([]byte(tc.origin), tc.present, []byte(tc.host)); got != tc.want {

@@ -292,3 +292,37 @@ func BenchmarkParseRequest(b *testing.B) {
 		dst = parseAndNormalize(benchHead, dst)
 	}
 }
+
+// TestForwardedLinesLimitIsExact: maxForwardedHeaders X-Forwarded-For lines
+// are kept in order; one more fails the request.
+func TestForwardedLinesLimitIsExact(t *testing.T) {
+	head := func(lines int) []byte {
+		h := "GET /ws HTTP/1.1\r\nHost: x\r\n"
+		for i := range lines {
+			h += fmt.Sprintf("X-Forwarded-For: 10.0.0.%d\r\n", i+1)
+		}
+		return []byte(h + "\r\n")
+	}
+	var r request
+	if err := parseRequest(head(maxForwardedHeaders), &r); err != nil || r.nForwarded != maxForwardedHeaders {
+		t.Fatalf(
+			"%d lines: %v, kept %d",
+			maxForwardedHeaders, err, r.nForwarded,
+		)
+	}
+	for i := range maxForwardedHeaders {
+		if want := fmt.Sprintf("10.0.0.%d", i+1); string(r.forwarded[i]) != want {
+			t.Fatalf(
+				"line %d kept as %q, want %q",
+				i, r.forwarded[i], want,
+			)
+		}
+	}
+	r = request{}
+	if err := parseRequest(head(maxForwardedHeaders+1), &r); err == nil {
+		t.Fatalf(
+			"%d lines accepted",
+			maxForwardedHeaders+1,
+		)
+	}
+}

@@ -243,6 +243,9 @@ type event struct {
 	op      byte
 	payload []byte
 	code    int // close code; 1005 for a close without one
+	// compressed: the message came with RSV1 set (RFC 7692 section 6);
+	// payload is what compress/flate inflated.
+	compressed bool
 }
 
 func (e event) String() string {
@@ -250,7 +253,7 @@ func (e event) String() string {
 	if len(p) > 40 {
 		p = append(p[:40:40], "..."...)
 	}
-	return fmt.Sprintf("%s(op %d, %d bytes %q, code %d)", e.kind, e.op, len(e.payload), p, e.code)
+	return fmt.Sprintf("%s(op %d, %d bytes %q, code %d, compressed %v)", e.kind, e.op, len(e.payload), p, e.code, e.compressed)
 }
 
 // next reads the next event, assembling fragmented messages and inflating
@@ -315,7 +318,7 @@ func (p *peer) next(timeout time.Duration) (event, error) {
 		if msgOp == opText && !utf8.Valid(msg) {
 			return event{}, errors.New("server sent invalid UTF-8 in a text message")
 		}
-		return event{kind: "message", op: msgOp, payload: msg}, nil
+		return event{kind: "message", op: msgOp, payload: msg, compressed: compressed}, nil
 	}
 }
 
@@ -336,16 +339,57 @@ func (p *peer) mustNext(timeout time.Duration) event {
 }
 
 // expectMessage checks that the next event is a data message equal to the
-// one given (the echo).
+// one given (the echo), every byte of it.
 func (p *peer) expectMessage(op byte, payload []byte) {
 	p.t.Helper()
 	e := p.mustNext(10 * time.Second)
 	if e.kind != "message" || e.op != op || !bytes.Equal(e.payload, payload) {
 		p.t.Fatalf(
-			"got %v, want message(op %d, %d bytes)",
-			e, op, len(payload),
+			"got %v, want message(op %d, %d bytes): %s",
+			e, op, len(payload), diff(e.payload, payload),
 		)
 	}
+}
+
+// compressAtLeast is the size from which the compressing gateway must send
+// the test's text payloads (JSON, with many repeats) compressed. The gateway
+// sends a message plain when compressing would not make it smaller, which at
+// flate level 1 (matches only) is the case for the binary payloads, noise
+// without repeats.
+const compressAtLeast = 1024
+
+// expectCompressed is expectMessage for the compressing gateway: text
+// payloads of compressAtLeast bytes or more must come with RSV1 set, and
+// every payload, inflated by compress/flate where compressed, must equal
+// the one given.
+func (p *peer) expectCompressed(op byte, payload []byte) {
+	p.t.Helper()
+	e := p.mustNext(10 * time.Second)
+	mustCompress := op == opText && len(payload) >= compressAtLeast
+	if e.kind != "message" || e.op != op || (mustCompress && !e.compressed) || !bytes.Equal(e.payload, payload) {
+		p.t.Fatalf(
+			"got %v, want compressed message(op %d, %d bytes): %s",
+			e, op, len(payload), diff(e.payload, payload),
+		)
+	}
+}
+
+// diff describes the first difference between got and want, briefly.
+func diff(got, want []byte) string {
+	if bytes.Equal(got, want) {
+		return "payloads equal"
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	show := func(p []byte) string {
+		if i >= len(p) {
+			return "(end)"
+		}
+		return fmt.Sprintf("%q", p[i:min(i+16, len(p))])
+	}
+	return fmt.Sprintf("%d bytes, want %d; first difference at byte %d: got %s, want %s", len(got), len(want), i, show(got), show(want))
 }
 
 func (p *peer) expectPong(payload []byte) {

@@ -162,12 +162,39 @@ func TestSection12Compression(t *testing.T) {
 					for m := range 20 {
 						payload := compressionData(text, sz.n, uint64(m))
 						p.send(p.message(op, payload, sz.frag, true))
-						p.expectMessage(op, payload)
+						p.expectCompressed(op, payload)
 					}
 					p.closeNormally(1000)
 				},
 			})
 		}
+	}
+	// The message size limit applies to the inflated size, exactly.
+	for s, op := range []byte{opText, opBinary} {
+		cases = append(cases, testCase{
+			id:   fmt.Sprintf("12.%d.%d", s+3, 1),
+			desc: fmt.Sprintf("compressed message inflating to the %d-byte limit", messageLimit),
+			run: func(p *peer) {
+				payload := repeat("*", messageLimit)
+				p.send(p.message(op, payload, 0, true))
+				p.expectCompressed(op, payload)
+				p.closeNormally(1000)
+			},
+		}, testCase{
+			id:   fmt.Sprintf("12.%d.%d", s+3, 2),
+			desc: "compressed message inflating to one byte over the limit",
+			run: func(p *peer) {
+				p.send(p.message(op, repeat("*", messageLimit+1), 0, true))
+				p.expectFail(1009)
+			},
+		}, testCase{
+			id:   fmt.Sprintf("12.%d.%d", s+3, 3),
+			desc: "compressed fragments inflating to one byte over the limit",
+			run: func(p *peer) {
+				p.send(p.message(op, repeat("*", messageLimit+1), 100, true))
+				p.expectFail(1009)
+			},
+		})
 	}
 	for _, tc := range cases {
 		t.Run(tc.id+" "+tc.desc, func(t *testing.T) {
@@ -206,7 +233,7 @@ func TestSection13CompressionParameters(t *testing.T) {
 					payload := compressionData(m%2 == 0, n, uint64(m))
 					op := map[bool]byte{true: opText, false: opBinary}[m%2 == 0]
 					p.send(p.message(op, payload, 0, true))
-					p.expectMessage(op, payload)
+					p.expectCompressed(op, payload)
 				}
 				p.closeNormally(1000)
 			})

@@ -5,7 +5,17 @@
 // Runs text and binary echoes, a 1 MiB message, a compressed exchange, a
 // ping and a clean close with code 1000. Prints one JSON line per check and
 // exits non-zero at the first failure.
-import WebSocket from 'ws';
+import WebSocket, { Receiver } from 'ws';
+
+// Messages the library had to inflate: ws calls Receiver.decompress only for
+// a message whose first frame has RSV1 set, so the compressed exchange is
+// checked on the wire, not only by its echo.
+let inflated = 0;
+const decompress = Receiver.prototype.decompress;
+Receiver.prototype.decompress = function (...args) {
+  inflated++;
+  return decompress.apply(this, args);
+};
 
 const url = process.argv[2];
 
@@ -41,10 +51,11 @@ ws.send(big);
 report('1 MiB message', Buffer.compare(data, big) === 0, { size: data.length });
 
 const text = '{"topic":"prices","symbol":"GW","price":123.45},'.repeat(2000);
+const inflatedBefore = inflated;
 ws.send(text);
 [data, isBinary] = await next(ws, 'message');
-report('compressed exchange', ws.extensions.includes('permessage-deflate') && !isBinary && data.toString() === text,
-  { extensions: ws.extensions, size: data.length });
+report('compressed exchange', ws.extensions.includes('permessage-deflate') && inflated === inflatedBefore + 1 &&
+  !isBinary && data.toString() === text, { extensions: ws.extensions, size: data.length, inflated: inflated - inflatedBefore });
 
 ws.ping(Buffer.from('interop ping'));
 [data] = await next(ws, 'pong');

@@ -12,6 +12,23 @@ import json
 import sys
 
 import websockets
+from websockets.extensions import permessage_deflate
+from websockets.frames import Opcode
+
+# RSV1 of each data frame the client receives, recorded on the way into the
+# library's inflater: the compressed exchange must arrive compressed on the
+# wire, not only echo the right text.
+received_rsv1 = []
+_decode = permessage_deflate.PerMessageDeflate.decode
+
+
+def _recording_decode(self, frame, *args, **kwargs):
+    if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+        received_rsv1.append(bool(frame.rsv1))
+    return _decode(self, frame, *args, **kwargs)
+
+
+permessage_deflate.PerMessageDeflate.decode = _recording_decode
 
 
 def report(check, ok, **detail):
@@ -40,10 +57,12 @@ async def run(url):
         report("1 MiB message", got == big, size=len(got))
 
         text = '{"topic":"prices","symbol":"GW","price":123.45},' * 2000
+        received_rsv1.clear()
         await ws.send(text)
         got = await asyncio.wait_for(ws.recv(), 5)
-        report("compressed exchange", "permessage-deflate" in extensions and got == text,
-               extensions=extensions, size=len(got))
+        compressed = bool(received_rsv1) and received_rsv1[0]
+        report("compressed exchange", "permessage-deflate" in extensions and compressed and got == text,
+               extensions=extensions, size=len(got), rsv1=received_rsv1[:4])
 
         pong = await ws.ping(b"interop ping")
         await asyncio.wait_for(pong, 5)
