@@ -274,6 +274,7 @@ func (s *Server) Addr() net.Addr {
 // callback.
 func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 	c := &conn{Context: context.Background(), srv: s, nc: nc, acceptedAt: time.Now().UnixNano()}
+	shrinkOutputBarrier(nc) // barrier.go
 	if fc, ok := nc.(netpoll.Conn); ok {
 		c.fd = fc.Fd()
 	}
