@@ -28,9 +28,12 @@ import (
 
 // admitState is a connection's share of admission.
 type admitState struct {
-	ip      netip.Addr             // the client IP the connection is counted under
-	counted atomic.Bool            // counted under ip: released once, when it closes
-	w       atomic.Pointer[waiter] // set while queued, until released or refused
+	// ip is the client IP the connection is counted under, in 16-byte form
+	// (a netip.Addr is 24 bytes, and conn is kept within 256); all zeros
+	// while not counted. Only the reader task sets it and only the close
+	// callback, which netpoll runs after the last task, clears it.
+	ip [16]byte
+	w  atomic.Pointer[waiter] // set while queued, until released or refused
 }
 
 // waiter is a connection parked until its slot.
@@ -96,14 +99,18 @@ func (s *Server) HandshakesQueued() int {
 func (c *conn) admitAndUpgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) {
 	srv := c.srv
 	a := srv.admit
-	ip := srv.proxies.Load().clientIP(c.remote.Addr(), req).Unmap()
-	if !a.perIP.Acquire(ip, a.maxIP) {
+	ip := srv.proxies.Load().clientIP(c.remote.Addr(), req).Unmap().WithZone("")
+	// An address with no 16-byte form of its own (invalid, or the
+	// unspecified ::) cannot be told apart from "not counted": not counted.
+	countable := ip.IsValid() && !ip.IsUnspecified()
+	if countable && !a.perIP.Acquire(ip, a.maxIP) {
 		c.reject(req, RejectIPLimit, http.StatusTooManyRequests, "Retry-After: 5\r\n",
 			"too many connections from "+ip.String()+" (limit "+strconv.Itoa(a.maxIP)+")")
 		return
 	}
-	c.admit.ip = ip
-	c.admit.counted.Store(true)
+	if countable {
+		c.admit.ip = ip.As16()
+	}
 	now := time.Now().UnixNano()
 	at, ok, retry := a.pacer.Admit(now)
 	if !ok {
@@ -263,8 +270,9 @@ func (c *conn) queuedInput() bool {
 // closed is the close callback's share: the per-IP count is released
 // exactly once, and a queued connection leaves the queue.
 func (a *admission) closed(c *conn) {
-	if c.admit.counted.Swap(false) {
-		a.perIP.Release(c.admit.ip)
+	if c.admit.ip != ([16]byte{}) {
+		a.perIP.Release(netip.AddrFrom16(c.admit.ip).Unmap())
+		c.admit.ip = [16]byte{}
 	}
 	if w := c.admit.w.Load(); w != nil {
 		a.remove(w) // its head is left to the collector: a release may hold it

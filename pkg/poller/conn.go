@@ -39,21 +39,28 @@ type conn struct {
 	remote          netip.AddrPort
 	state           atomic.Uint32
 
+	// The one-byte fields sit together so that conn fits the 256-byte
+	// size class (TestConnSize); each is described with its group below.
+	msgOp    codec.OpCode
+	listed   bool
+	deflate  bool
+	holding  bool
+	readOff  bool
+	fdClosed bool
+
 	// Handshake: the request head so far, and the server's list of
 	// connections still in handshake, oldest first, for the deadline.
 	head       *[]byte
 	acceptedAt int64
-	prev, next *conn
-	listed     bool
+	prev, next *conn // listed: in that list
 
 	// Frames. The parser is borrowed from a pool while a frame or a
 	// fragmented message is in progress, so that idle connections hold none.
-	sess    *session.Session
-	parser  *codec.Parser
-	deflate bool    // permessage-deflate negotiated: RSV1 allowed
-	msg     *[]byte // a data message split across frames or reads
-	msgOp   codec.OpCode
-	ctl     *[]byte // a control frame split across reads
+	sess   *session.Session
+	parser *codec.Parser
+	// deflate: permessage-deflate negotiated, RSV1 allowed.
+	msg *[]byte // a data message split across frames or reads, of type msgOp
+	ctl *[]byte // a control frame split across reads
 	// lateInput counts bytes received after the session started closing:
 	// past closingInputBudget the client is ignoring the close frame.
 	lateInput int
@@ -61,20 +68,18 @@ type conn struct {
 	// Read back-pressure (pause.go). readMu serializes netpoll's task with
 	// the resume task; holding means input is paused and held, unparsed,
 	// in held; readOff means EPOLLIN is disarmed.
-	readMu  sync.Mutex
-	held    []byte
-	holding bool
-	readOff bool
-	op      *netpoll.FDOperator // netpoll's registration, found on first pause
-	epfd    int
+	readMu sync.Mutex
+	held   []byte
+	op     *netpoll.FDOperator // netpoll's registration, found on first pause
+	epfd   int
 	// admit is the connection's place in the handshake queue (admission.go).
 	admit admitState
 
 	// fdMu keeps the descriptor open while a direct write runs: the close
-	// callback takes it before netpoll closes the fd, so a write can never
-	// land on a descriptor number the kernel has handed to a new connection.
+	// callback takes it (and sets fdClosed) before netpoll closes the fd, so
+	// a write can never land on a descriptor number the kernel has handed to
+	// a new connection.
 	fdMu     sync.Mutex
-	fdClosed bool
 	waitFile *os.File // a duplicate of fd in Go's poller while WriteWait waits
 }
 

@@ -3,6 +3,7 @@ package poller
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -82,15 +83,25 @@ func (l *listener) Addr() net.Addr { return l.addr }
 // Fd is the descriptor netpoll watches.
 func (l *listener) Fd() int { return l.fd }
 
+// sockaddrToTCP converts an accepted peer's address. netpoll keeps it for
+// the connection's life: a tcpAddr boxes into 32 bytes of heap, where a
+// *net.TCPAddr and its IP slice took 80.
 func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
 	switch a := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+		return tcpAddr(netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)))
 	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+		ip := netip.AddrFrom16(a.Addr).Unmap()
+		return tcpAddr(netip.AddrPortFrom(ip, uint16(a.Port)))
 	}
-	return &net.TCPAddr{}
+	return tcpAddr{}
 }
+
+// tcpAddr is a TCP address as a net.Addr (IPv4-mapped IPv6 unmapped).
+type tcpAddr netip.AddrPort
+
+func (a tcpAddr) Network() string { return "tcp" }
+func (a tcpAddr) String() string  { return netip.AddrPort(a).String() }
 
 // acceptedConn hands an accepted descriptor to netpoll, which only asks for
 // Fd and the addresses: it does all I/O itself.

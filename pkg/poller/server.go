@@ -290,11 +290,15 @@ func (s *Server) Addr() net.Addr {
 // callback.
 func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 	c := &conn{Context: context.Background(), srv: s, nc: nc, acceptedAt: time.Now().UnixNano()}
+	shrinkOutputBarrier(nc) // barrier.go
 	if fc, ok := nc.(netpoll.Conn); ok {
 		c.fd = fc.Fd()
 	}
-	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.remote = ta.AddrPort()
+	switch a := nc.RemoteAddr().(type) {
+	case tcpAddr: // listener.go
+		c.remote = netip.AddrPort(a)
+	case *net.TCPAddr:
+		c.remote = a.AddrPort()
 		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
 	}
 	s.stats.Accepted.Inc()

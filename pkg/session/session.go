@@ -97,13 +97,12 @@ type Session struct {
 	dispatching bool // the poller is delivering input; it drains afterwards
 	inputPaused bool // the poller stopped reading until the queue drains (PauseInput)
 	after       afterClose
-	pong        *Frame // the last queued pong not yet taken by the writer, or nil
-	pongs       int    // queued pongs not yet taken by the writer
-
 	// backlog is set when the queue reaches its high-water mark (the queue
 	// limits) and cleared when it drains below the low-water mark (half of
 	// them); written under mu, read by the poller without it.
 	backlog atomic.Bool
+	pong    *Frame // the last queued pong not yet taken by the writer, or nil
+	pongs   int    // queued pongs not yet taken by the writer
 }
 
 // ID returns the session's stable, unique ID.
