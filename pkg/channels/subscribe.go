@@ -72,6 +72,9 @@ func (c *client) subscribe(id uint32, req *protocol.SubscribeRequest, b *batch) 
 		return DisconnectBadRequest
 	}
 	g, err := c.authorizeSubscribe(req)
+	if err == errSubscribeProxy {
+		return c.subscribeViaProxy(id, req, b)
+	}
 	if err == nil {
 		var res *protocol.SubscribeResult
 		res, err = c.subscribeGranted(req, g, b)
@@ -139,6 +142,9 @@ func (c *client) authorizeSubscribe(req *protocol.SubscribeRequest) (*grant, err
 			return &grant{}, nil
 		}
 		return nil, ErrorPermissionDenied
+	}
+	if opts.SubscribeProxyEnabled && n.proxies.Subscribe != nil {
+		return nil, errSubscribeProxy
 	}
 	if opts.AllowSubscribeForClient && (user != "" || opts.AllowSubscribeForAnonymous) {
 		return &grant{}, nil

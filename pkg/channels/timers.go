@@ -24,6 +24,7 @@ func (c *client) tick(now int64) {
 		ping        bool
 		presence    []*subscription
 		expiredSubs []*subscription
+		refresh     bool
 	)
 	c.mu.Lock()
 	switch c.state {
@@ -35,8 +36,11 @@ func (c *client) tick(now int64) {
 		switch {
 		case c.pongDeadline != 0 && now >= c.pongDeadline:
 			disconnect = DisconnectNoPong
-		case c.expireAt > 0 && now >= c.expireAt*1e9+int64(n.cfg.ExpiredCloseDelay):
+		case c.expireAt > 0 && n.proxies.Refresh == nil && now >= c.expireAt*1e9+int64(n.cfg.ExpiredCloseDelay):
 			disconnect = DisconnectExpired
+		case c.expireAt > 0 && n.proxies.Refresh != nil && !c.refreshing && now >= c.expireAt*1e9:
+			c.refreshing = true
+			refresh = true
 		}
 		if c.nextPing != 0 && now >= c.nextPing {
 			ping = true
@@ -71,6 +75,9 @@ func (c *client) tick(now int64) {
 		n.logReject(c, disconnect, disconnect.Reason)
 		c.disconnect(disconnect)
 		return
+	}
+	if refresh {
+		c.refreshViaProxy(n.proxies.Refresh)
 	}
 	if ping {
 		f := pingJSON
