@@ -81,7 +81,9 @@ var errBusy = errors.New("channels: too many proxy calls in flight")
 // one goroutine per call, bounded per client by Config.MaxProxyCalls and
 // per node by the proxy's MaxConcurrency. f answers through its own batch,
 // flushed when it returns; a returned Disconnect closes the connection.
-func (c *client) goCall(f func(ctx context.Context, b *batch) *Disconnect) error {
+// The caller's batch cur, when not nil, is written first: the replies
+// before the command precede the call's reply on the wire.
+func (c *client) goCall(cur *batch, f func(ctx context.Context, b *batch) *Disconnect) error {
 	c.mu.Lock()
 	if c.calls >= c.node.cfg.MaxProxyCalls {
 		c.mu.Unlock()
@@ -89,6 +91,9 @@ func (c *client) goCall(f func(ctx context.Context, b *batch) *Disconnect) error
 	}
 	c.calls++
 	c.mu.Unlock()
+	if cur != nil {
+		cur.flush()
+	}
 	c.node.calls.Add(1)
 	go func() {
 		defer c.node.calls.Done()

@@ -30,7 +30,7 @@ func (c *client) subscribeViaProxy(id uint32, req *protocol.SubscribeRequest, b 
 	c.mu.Unlock()
 	preq.Data, preq.B64Data = px.EncodePayload(bytes.Clone(req.Data))
 	preq.Meta = c.metaFor(px)
-	err := c.goCall(func(ctx context.Context, b *batch) *Disconnect {
+	err := c.goCall(b, func(ctx context.Context, b *batch) *Disconnect {
 		reply, err := px.Subscribe(ctx, c.headers(), preq)
 		var g *grant
 		switch {
@@ -98,7 +98,7 @@ func (c *client) publishViaProxy(id uint32, req *protocol.PublishRequest, opts *
 		b.replyError(id, e)
 		return nil
 	}
-	err := c.goCall(func(ctx context.Context, b *batch) *Disconnect {
+	err := c.goCall(b, func(ctx context.Context, b *batch) *Disconnect {
 		reply, err := px.Publish(ctx, c.headers(), preq)
 		var skip bool
 		var tags map[string]string

@@ -41,7 +41,7 @@ func (c *client) connectViaProxy(id uint32, req *protocol.ConnectRequest, px *pr
 	c.holding = true
 	c.emulated = n.keepEmulated(req.Headers)
 	c.mu.Unlock()
-	err := c.goCall(func(ctx context.Context, b *batch) *Disconnect {
+	err := c.goCall(b, func(ctx context.Context, b *batch) *Disconnect {
 		reply, err := px.Connect(ctx, c.headers(), preq)
 		var d *Disconnect
 		switch {
@@ -59,6 +59,7 @@ func (c *client) connectViaProxy(id uint32, req *protocol.ConnectRequest, px *pr
 			d = c.connectResult(id, keep, reply.Result, b)
 		}
 		if d == nil && c.connected() {
+			b.flush() // the connect reply precedes the held commands' replies
 			return c.drainHeld(b)
 		}
 		c.mu.Lock()
@@ -210,7 +211,7 @@ func (c *client) refreshViaProxy(px *proxy.Proxy) {
 	req := &proxy.RefreshRequest{Common: c.common(), User: c.user}
 	c.mu.Unlock()
 	req.Meta = c.metaFor(px)
-	err := c.goCall(func(ctx context.Context, b *batch) *Disconnect {
+	err := c.goCall(nil, func(ctx context.Context, b *batch) *Disconnect {
 		reply, err := px.Refresh(ctx, c.headers(), req)
 		now := time.Now().Unix()
 		c.mu.Lock()

@@ -31,7 +31,7 @@ func (c *client) rpc(id uint32, req *protocol.RPCRequest, b *batch) *Disconnect 
 	c.mu.Unlock()
 	preq.Data, preq.B64Data = px.EncodePayload(bytes.Clone(req.Data))
 	preq.Meta = c.metaFor(px)
-	err := c.goCall(func(ctx context.Context, b *batch) *Disconnect {
+	err := c.goCall(b, func(ctx context.Context, b *batch) *Disconnect {
 		reply, err := px.RPC(ctx, c.headers(), preq)
 		switch {
 		case err != nil:
