@@ -155,7 +155,10 @@ func startProxyNode(t testing.TB, b *testBackend, timeout time.Duration, mod fun
 		o.Channels = proxyNamespaces(t)
 		o.AllowAnonymousConnectWithoutToken = false
 		o.Proxies = Proxies{
-			Connect:   b.proxy(t, "/connect", timeout, func(c *proxy.Config) { c.HTTPHeaders = []string{"X-Forwarded-For"}; c.EmulatedHeaders = []string{"X-Tenant"} }),
+			Connect: b.proxy(t, "/connect", timeout, func(c *proxy.Config) {
+				c.HTTPHeaders = []string{"X-Forwarded-For"}
+				c.EmulatedHeaders = []string{"X-Tenant"}
+			}),
 			Subscribe: b.proxy(t, "/subscribe", timeout, nil),
 			Publish:   b.proxy(t, "/publish", timeout, nil),
 			RPC: []RPCRoute{
