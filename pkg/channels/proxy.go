@@ -30,7 +30,8 @@ type Proxies struct {
 	SubRefresh *proxy.Proxy
 	// RPC routes rpc methods: the first route whose Pattern matches the
 	// method (path.Match syntax: "*" matches any method without '/') gets
-	// the call; no match answers 104 method not found.
+	// the call, an empty Pattern matches every method; no match answers
+	// 104 method not found.
 	RPC []RPCRoute
 }
 
@@ -49,6 +50,9 @@ func (p *Proxies) any() bool {
 // rpcProxy returns the proxy of method, or nil.
 func (p *Proxies) rpcProxy(method string) *proxy.Proxy {
 	for _, r := range p.RPC {
+		if r.Pattern == "" {
+			return r.Proxy
+		}
 		if ok, _ := path.Match(r.Pattern, method); ok {
 			return r.Proxy
 		}
