@@ -194,7 +194,8 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 		}
 	}
 	return rt, &poller.Endpoint{Path: c.Path, Handler: rt.node.Handler(),
-		Subprotocols: channels.Subprotocols, QuerySubprotocol: channels.QuerySubprotocol}, nil
+		Subprotocols: channels.Subprotocols, QuerySubprotocol: channels.QuerySubprotocol,
+		KeepHeaders: rt.node.KeepHeaders(), OnHeaders: rt.node.OnHeaders}, nil
 }
 
 // shutdown disconnects the channel clients with 3001 shutdown (the SDKs

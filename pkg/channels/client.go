@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -50,6 +51,7 @@ type client struct {
 	held        []*protocol.Command
 	refreshing  bool              // a refresh proxy call is in flight
 	emulated    map[string]string // the connect's headers a proxy forwards
+	upgrade     http.Header       // the upgrade request's headers a proxy forwards
 	meta        []byte            // connection meta (connect proxy or token), for include_connection_meta
 	userCounted bool              // counted in node.userConns; released once in cleanup
 	bucket      ratelimit.Bucket  // command rate; used by the session's reader only

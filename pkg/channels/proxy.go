@@ -6,10 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"path"
+	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/xh-control/gateway/pkg/proxy"
+	"github.com/xh-control/gateway/pkg/session"
 )
 
 // Proxies are the backends the node consults (reference section 9, "When
@@ -137,12 +139,18 @@ func (c *client) closed() bool {
 	return c.state == stateClosed
 }
 
-// headers is what a call may forward: X-Forwarded-For and X-Real-Ip carry
+// headers is what a call may forward: the upgrade request's headers a
+// proxy lists (kept by OnHeaders), X-Forwarded-For and X-Real-Ip carry
 // the client's address as the real-IP logic sees it (session.ClientIP),
 // and the connect command's emulated headers, kept only when the proxies
 // list some (Config.EmulatedHeaders of any proxy).
 func (c *client) headers() proxy.Headers {
 	h := proxy.Headers{HTTP: http.Header{}}
+	c.mu.Lock()
+	for k, v := range c.upgrade {
+		h.HTTP[k] = v
+	}
+	c.mu.Unlock()
 	if ip := c.sess.ClientIP(); ip.IsValid() {
 		s := ip.String()
 		h.HTTP.Set("X-Forwarded-For", s)
@@ -230,4 +238,35 @@ func protoOverride(o *proxy.Override) *Override {
 	}
 	return &Override{Presence: v(o.Presence), JoinLeave: v(o.JoinLeave), ForcePushJoinLeave: v(o.ForcePushJoinLeave),
 		ForceRecovery: v(o.ForceRecovery), ForcePositioning: v(o.ForcePositioning)}
+}
+
+// KeepHeaders lists the upgrade-request headers the proxies forward
+// (proxy.Config.HTTPHeaders), for poller.Endpoint.KeepHeaders; nil when no
+// proxy forwards any. X-Forwarded-For and X-Real-Ip are not kept: they are
+// the client IP as the real-IP logic found it (session.ClientIP).
+func (n *Node) KeepHeaders() []string {
+	seen := map[string]bool{"x-forwarded-for": true, "x-real-ip": true}
+	var out []string
+	for _, px := range n.proxies.all() {
+		for _, h := range px.Config().HTTPHeaders {
+			if l := strings.ToLower(h); !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// OnHeaders keeps a session's upgrade-request headers that KeepHeaders
+// named (poller.Endpoint.OnHeaders).
+func (n *Node) OnHeaders(s *session.Session, h http.Header) {
+	if len(h) == 0 {
+		return
+	}
+	if c := n.clients.get(s.ID()); c != nil {
+		c.mu.Lock()
+		c.upgrade = h
+		c.mu.Unlock()
+	}
 }

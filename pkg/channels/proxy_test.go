@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/xh-control/gateway/pkg/namespace"
 	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/proxy"
@@ -156,7 +158,7 @@ func startProxyNode(t testing.TB, b *testBackend, timeout time.Duration, mod fun
 		o.AllowAnonymousConnectWithoutToken = false
 		o.Proxies = Proxies{
 			Connect: b.proxy(t, "/connect", timeout, func(c *proxy.Config) {
-				c.HTTPHeaders = []string{"X-Forwarded-For"}
+				c.HTTPHeaders = []string{"X-Forwarded-For", "Cookie"}
 				c.EmulatedHeaders = []string{"X-Tenant"}
 			}),
 			Subscribe: b.proxy(t, "/subscribe", timeout, nil),
@@ -183,7 +185,12 @@ func TestConnectProxy(t *testing.T) {
 	b := newTestBackend(t)
 	env := startProxyNode(t, b, 300*time.Millisecond, nil)
 
-	c := dialJSON(t, env.url, nil)
+	conn, _, err := websocket.DefaultDialer.Dial(env.url, http.Header{"Cookie": {"session=abc"}, "X-Other": {"no"}, "X-Forwarded-For": {"6.6.6.6"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &wsClient{t: t, conn: conn}
 	c.send(`{"id":1,"connect":{"data":{"user":"alice"},"headers":{"X-Tenant":"t1","X-Secret":"no"}}}`)
 	var r struct {
 		ID      int `json:"id"`
@@ -197,7 +204,10 @@ func TestConnectProxy(t *testing.T) {
 	}
 	expectJSON(t, string(r.Connect.Data), `{"hello":"alice"}`)
 	h := *b.lastHdr.Load()
-	if h.Get("X-Tenant") != "t1" || h.Get("X-Secret") != "" || h.Get("X-Forwarded-For") != "127.0.0.1" {
+	// Only listed headers; X-Forwarded-For is the real-IP logic's view
+	// (the peer is not a trusted proxy: its own header is ignored).
+	if h.Get("X-Tenant") != "t1" || h.Get("X-Secret") != "" || h.Get("X-Forwarded-For") != "127.0.0.1" ||
+		h.Get("Cookie") != "session=abc" || h.Get("X-Other") != "" {
 		t.Fatalf("forwarded headers %v", h)
 	}
 	want := `{"client":"` + r.Connect.Client + `","transport":"websocket","protocol":"json","encoding":"json","data":{"user":"alice"}}`
