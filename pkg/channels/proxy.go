@@ -191,20 +191,22 @@ func callError(n *Node, px *proxy.Proxy, err error) *Error {
 	return ErrorInternal
 }
 
-// backendError maps a backend's error answer: codes 400-1999 pass
-// through unchanged (temporary included); others become 100 internal.
+// backendError maps a backend's error answer. Custom codes 400-1999 pass
+// through unchanged (temporary included), and so do the protocol's own
+// 100-399 (a backend answering 104 method not found, as Centrifugo passes
+// them); code 0 or past 1999 becomes 100 internal.
 func backendError(e *proxy.Error) *Error {
-	if e.Code < 400 || e.Code > 1999 {
+	if e.Code < 100 || e.Code > 1999 {
 		return ErrorInternal
 	}
 	return &Error{Code: e.Code, Message: e.Message, Temporary: e.Temporary}
 }
 
 // backendDisconnect maps a backend's disconnect answer: codes 4000-4999
-// close with the code and reason (at most 32 bytes, reference 9.4);
-// others close with 3004 internal.
+// (custom) and 3000-3999 (the protocol's) close with the code and reason,
+// cut to 32 bytes (reference 9.4); others close with 3004 internal.
 func backendDisconnect(d *proxy.Disconnect) *Disconnect {
-	if d.Code < 4000 || d.Code > 4999 {
+	if d.Code < 3000 || d.Code > 4999 {
 		return DisconnectServerError
 	}
 	r := d.Reason
