@@ -133,7 +133,7 @@ func TestFloodClientLimited(t *testing.T) {
 	if limited == 0 || limited < sent/2 {
 		t.Fatalf("flood of %d commands: only %d limited", sent, limited)
 	}
-	if p99 > 500*time.Millisecond {
+	if p99 > latencyBound() {
 		t.Fatalf("p99 %v under a flood", p99)
 	}
 }
