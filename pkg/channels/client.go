@@ -164,8 +164,12 @@ func (c *client) recomputeDueLocked() {
 			}
 		}
 		for _, s := range c.subs {
-			if s.expireAt > 0 {
+			switch {
+			case s.expireAt == 0:
+			case s.flags&flagProxyRefresh == 0:
 				take(s.expireAt*1e9 + int64(c.node.cfg.ExpiredSubCloseDelay))
+			case !s.refreshing:
+				take(s.expireAt * 1e9) // the sub_refresh proxy is asked at expiry
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/centrifugal/protocol"
 
@@ -30,6 +31,10 @@ func (c *client) subscribeViaProxy(id uint32, req *protocol.SubscribeRequest, b 
 	c.mu.Unlock()
 	preq.Data, preq.B64Data = px.EncodePayload(bytes.Clone(req.Data))
 	preq.Meta = c.metaFor(px)
+	refresh := false
+	if opts, err := n.resolve(sreq.Channel); err == nil {
+		refresh = opts.SubRefreshProxyEnabled && n.proxies.SubRefresh != nil
+	}
 	err := c.goCall(b, func(ctx context.Context, b *batch) *Disconnect {
 		reply, err := px.Subscribe(ctx, c.headers(), preq)
 		var g *grant
@@ -50,7 +55,7 @@ func (c *client) subscribeViaProxy(id uint32, req *protocol.SubscribeRequest, b 
 			if err1 != nil || err2 != nil {
 				return c.subscribeFailed(id, ErrorInternal, b)
 			}
-			g = &grant{info: info, data: data, override: protoOverride(r.Override), expireAt: r.ExpireAt}
+			g = &grant{info: info, data: data, override: protoOverride(r.Override), expireAt: r.ExpireAt, proxyRefresh: refresh}
 		}
 		res, err := c.subscribeGranted(sreq, g, b)
 		if err != nil {
@@ -132,4 +137,55 @@ func (c *client) publishViaProxy(id uint32, req *protocol.PublishRequest, opts *
 		return fail(ErrorTooManyRequests, b)
 	}
 	return nil
+}
+
+// subRefreshViaProxy asks the sub_refresh proxy to extend sub (the ticker
+// calls it at the subscription's expiry). Reference 9.4: no answer
+// extends it by 60 s; a missing result or expired unsubscribes it (push
+// 2501); error and disconnect answers are ignored.
+func (c *client) subRefreshViaProxy(sub *subscription) {
+	n := c.node
+	px := n.proxies.SubRefresh
+	c.mu.Lock()
+	req := &proxy.SubRefreshRequest{Common: c.common(), User: c.user, Channel: sub.channel}
+	c.mu.Unlock()
+	req.Meta = c.metaFor(px)
+	err := c.goCall(nil, func(ctx context.Context, b *batch) *Disconnect {
+		reply, err := px.SubRefresh(ctx, c.headers(), req)
+		now := time.Now().Unix()
+		c.mu.Lock()
+		sub.refreshing = false
+		expired := false
+		switch {
+		case err != nil:
+			sub.expireAt = now + 60
+		case reply.Result == nil || reply.Result.Expired:
+			expired = true
+		default:
+			sub.expireAt = reply.Result.ExpireAt
+			if info, err := payload(reply.Result.Info, reply.Result.B64Info); err == nil && info != nil {
+				sub.chanInfo = info
+			}
+		}
+		if c.state == stateConnected {
+			c.recomputeDueLocked()
+		}
+		c.mu.Unlock()
+		if expired {
+			n.metrics.command("sub_refresh", "expired")
+			if c.unsubscribeChannel(sub.channel) {
+				b.reply(&protocol.Reply{Push: &protocol.Push{Channel: sub.channel,
+					Unsubscribe: &protocol.Unsubscribe{Code: 2501, Reason: "subscription expired"}}})
+			}
+			return nil
+		}
+		n.metrics.command("sub_refresh", "ok")
+		return nil
+	})
+	if err != nil {
+		c.mu.Lock()
+		sub.refreshing = false
+		c.recomputeDueLocked()
+		c.mu.Unlock()
+	}
 }

@@ -99,7 +99,20 @@ func newTestBackend(t testing.TB) *testBackend {
 	})
 	handle("/subscribe", func(w http.ResponseWriter, r *http.Request, body map[string]any) {
 		ch := str(body, "channel")
-		act(w, r, strings.TrimPrefix(ch, "px:"), func() any { return map[string]any{"data": map[string]any{"granted": ch}} })
+		act(w, r, strings.TrimPrefix(ch, "px:"), func() any {
+			res := map[string]any{"data": map[string]any{"granted": ch}}
+			if strings.Contains(ch, "exp") {
+				res["expire_at"] = time.Now().Unix() + 1
+			}
+			return res
+		})
+	})
+	handle("/sub_refresh", func(w http.ResponseWriter, r *http.Request, body map[string]any) {
+		if str(body, "channel") == "px:subexp" {
+			io.WriteString(w, `{"result":{"expired":true}}`)
+			return
+		}
+		act(w, r, "", func() any { return map[string]any{"expire_at": time.Now().Unix() + 100} })
 	})
 	handle("/publish", func(w http.ResponseWriter, r *http.Request, body map[string]any) {
 		data, _ := body["data"].(map[string]any)
@@ -143,6 +156,7 @@ func proxyNamespaces(t testing.TB) *namespace.Rules {
 	cfg := testNamespaces()
 	cfg.Namespaces = append(cfg.Namespaces, namespace.Namespace{Name: "px", Options: namespace.Options{
 		SubscribeProxyEnabled: true, PublishProxyEnabled: true, HistorySize: 10, HistoryTTL: time.Minute, AllowHistoryForSubscriber: true,
+		SubRefreshProxyEnabled: true,
 	}})
 	r, err := namespace.New(cfg)
 	if err != nil {
@@ -418,4 +432,38 @@ func percentile(d []time.Duration, q float64) time.Duration {
 		}
 	}
 	return s[min(len(s)-1, int(float64(len(s))*q))]
+}
+
+func TestSubRefreshProxy(t *testing.T) {
+	b := newTestBackend(t)
+	env := startProxyNode(t, b, time.Second, func(o *Options, _ *poller.Options) {
+		o.Proxies.SubRefresh = b.proxy(t, "/sub_refresh", time.Second, nil)
+		o.TickInterval = 50 * time.Millisecond
+	})
+	c := dialJSON(t, env.url, nil)
+	c.connectAs(`{"user":"fay"}`)
+	// expires is not sent: the node refreshes the subscription itself.
+	c.send(`{"id":2,"subscribe":{"channel":"px:exp"}}`, `{"id":3,"subscribe":{"channel":"px:subexp"}}`)
+	got := map[string]bool{c.next(): true, c.next(): true}
+	for _, want := range []string{`{"id":2,"subscribe":{"data":{"granted":"px:exp"}}}`, `{"id":3,"subscribe":{"data":{"granted":"px:subexp"}}}`} {
+		if !got[want] {
+			t.Fatalf("replies %v, want %s", got, want)
+		}
+	}
+	// At expiry (1 s) the backend refuses px:subexp: unsubscribed with 2501;
+	// px:exp is extended and stays.
+	expectJSON(t, c.nextNonPing(), `{"push":{"channel":"px:subexp","unsubscribe":{"code":2501,"reason":"subscription expired"}}}`)
+	deadline := time.Now().Add(3 * time.Second)
+	for b.count("/sub_refresh") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := b.count("/sub_refresh"); n != 2 {
+		t.Fatalf("sub_refresh asked %d times, want 2", n)
+	}
+	c.send(`{"id":4,"presence_stats":{"channel":"px:exp"}}`) // any reply proves the connection is alive
+	if s := c.nextNonPing(); !strings.HasPrefix(s, `{"id":4,`) {
+		t.Fatalf("after sub_refresh: %s", s)
+	}
+	c.send(`{"id":5,"subscribe":{"channel":"px:exp"}}`)
+	expectJSON(t, c.nextNonPing(), `{"id":5,"error":{"code":105,"message":"already subscribed"}}`)
 }

@@ -25,6 +25,7 @@ func (c *client) tick(now int64) {
 		presence    []*subscription
 		expiredSubs []*subscription
 		refresh     bool
+		refreshSubs []*subscription
 	)
 	c.mu.Lock()
 	switch c.state {
@@ -61,7 +62,14 @@ func (c *client) tick(now int64) {
 			}
 		}
 		for _, s := range c.subs {
-			if s.expireAt > 0 && now >= s.expireAt*1e9+int64(n.cfg.ExpiredSubCloseDelay) {
+			switch {
+			case s.expireAt == 0:
+			case s.flags&flagProxyRefresh != 0:
+				if !s.refreshing && now >= s.expireAt*1e9 {
+					s.refreshing = true
+					refreshSubs = append(refreshSubs, s)
+				}
+			case now >= s.expireAt*1e9+int64(n.cfg.ExpiredSubCloseDelay):
 				expiredSubs = append(expiredSubs, s)
 			}
 		}
@@ -78,6 +86,9 @@ func (c *client) tick(now int64) {
 	}
 	if refresh {
 		c.refreshViaProxy(n.proxies.Refresh)
+	}
+	for _, s := range refreshSubs {
+		c.subRefreshViaProxy(s)
 	}
 	if ping {
 		f := pingJSON
