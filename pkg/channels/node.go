@@ -75,6 +75,7 @@ func NewNode(opts Options) *Node {
 	}
 	n.cfg = &n.opts.Config
 	n.proxies = opts.Proxies
+	n.metrics.proxies = n.proxies.all()
 	for _, px := range n.proxies.all() {
 		for _, h := range px.Config().EmulatedHeaders {
 			if n.emulatedAllow == nil {

@@ -183,11 +183,11 @@ func (c *client) metaFor(px *proxy.Proxy) []byte {
 
 // callError maps a failed call (no backend answer) to the client's error:
 // 111 when overloaded, else 100 internal (temporary), reference 9.2.
-func callError(n *Node, px *proxy.Proxy, err error) *Error {
+func (c *client) callError(px *proxy.Proxy, err error) *Error {
 	if errors.Is(err, proxy.ErrOverloaded) {
 		return ErrorTooManyRequests
 	}
-	n.log.Warn("proxy call failed", zap.String("proxy", px.Name()), zap.Error(err))
+	c.node.log.Warn("proxy call failed", zap.String("session", c.id), zap.String("proxy", px.Name()), zap.Error(err))
 	return ErrorInternal
 }
 

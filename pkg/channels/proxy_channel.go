@@ -40,7 +40,7 @@ func (c *client) subscribeViaProxy(id uint32, req *protocol.SubscribeRequest, b 
 		var g *grant
 		switch {
 		case err != nil:
-			return c.subscribeFailed(id, callError(n, px, err), b)
+			return c.subscribeFailed(id, c.callError(px, err), b)
 		case reply.Disconnect != nil:
 			n.metrics.command("subscribe", "disconnect")
 			return backendDisconnect(reply.Disconnect)
@@ -109,7 +109,7 @@ func (c *client) publishViaProxy(id uint32, req *protocol.PublishRequest, opts *
 		var tags map[string]string
 		switch {
 		case err != nil:
-			return fail(callError(n, px, err), b)
+			return fail(c.callError(px, err), b)
 		case reply.Disconnect != nil:
 			n.metrics.command("publish", "disconnect")
 			return backendDisconnect(reply.Disconnect)

@@ -46,7 +46,7 @@ func (c *client) connectViaProxy(id uint32, req *protocol.ConnectRequest, px *pr
 		var d *Disconnect
 		switch {
 		case err != nil:
-			d = c.connectError(id, callError(n, px, err), b)
+			d = c.connectError(id, c.callError(px, err), b)
 		case reply.Disconnect != nil:
 			n.metrics.command("connect", "disconnect")
 			d = backendDisconnect(reply.Disconnect)

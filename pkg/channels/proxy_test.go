@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xh-control/gateway/pkg/namespace"
 	"github.com/xh-control/gateway/pkg/poller"
@@ -466,4 +467,56 @@ func TestSubRefreshProxy(t *testing.T) {
 	}
 	c.send(`{"id":5,"subscribe":{"channel":"px:exp"}}`)
 	expectJSON(t, c.nextNonPing(), `{"id":5,"error":{"code":105,"message":"already subscribed"}}`)
+}
+
+// TestProxyMetrics: calls, errors and latency by proxy are exported.
+func TestProxyMetrics(t *testing.T) {
+	b := newTestBackend(t)
+	env := startProxyNode(t, b, 300*time.Millisecond, nil)
+	c := dialJSON(t, env.url, nil)
+	c.connectAs(`{"user":"m"}`)
+	c.send(`{"id":2,"rpc":{"method":"a.down"}}`)
+	c.next()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(env.node.Metrics())
+	for _, tc := range []struct {
+		name, proxy string
+		want        float64
+	}{
+		{"gateway_channels_proxy_calls_total", "connect", 1},
+		{"gateway_channels_proxy_calls_total", "rpc-a", 1},
+		{"gateway_channels_proxy_errors_total", "rpc-a", 1},
+		{"gateway_channels_proxy_errors_total", "connect", 0},
+	} {
+		if got := gatherValue(t, reg, tc.name, tc.proxy); got != tc.want {
+			t.Errorf("%s{proxy=%q} = %v, want %v", tc.name, tc.proxy, got, tc.want)
+		}
+	}
+	if got := gatherValue(t, reg, "gateway_channels_proxy_duration_seconds", "connect"); got != 1 {
+		t.Errorf("connect latency observations %v, want 1", got)
+	}
+}
+
+// gatherValue returns a counter's value, or a histogram's sample count.
+func gatherValue(t *testing.T, reg *prometheus.Registry, name, proxyName string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "proxy" && l.GetValue() == proxyName {
+					if h := m.GetHistogram(); h != nil {
+						return float64(h.GetSampleCount())
+					}
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -35,7 +35,7 @@ func (c *client) rpc(id uint32, req *protocol.RPCRequest, b *batch) *Disconnect 
 		reply, err := px.RPC(ctx, c.headers(), preq)
 		switch {
 		case err != nil:
-			e := callError(n, px, err)
+			e := c.callError(px, err)
 			n.metrics.command("rpc", codeLabel(e.Code))
 			b.replyError(id, e)
 		case reply.Disconnect != nil:
