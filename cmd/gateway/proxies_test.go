@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/xh-control/gateway/pkg/channels"
 	"github.com/xh-control/gateway/pkg/ratelimit"
@@ -57,5 +62,37 @@ channels:
 		if _, _, err := loadConfig([]string{"-config", path}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "channels.") {
 			t.Errorf("%s: got %v, want an error naming the key", bad, err)
 		}
+	}
+}
+
+// TestConnectProxyProcess: the binary, configured by environment, asks a
+// real backend about a connect and forwards the listed upgrade header.
+func TestConnectProxyProcess(t *testing.T) {
+	cookies := make(chan string, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cookies <- r.Header.Get("Cookie")
+		io.WriteString(w, `{"result":{"user":"proc-user","data":{"ok":true}}}`)
+	}))
+	defer be.Close()
+	p := startGatewayEnv(t, []string{
+		"GATEWAY_CHANNELS_PROXY_CONNECT_ENDPOINT=" + be.URL,
+		"GATEWAY_CHANNELS_PROXY_CONNECT_HTTP_HEADERS=Cookie",
+	})
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr+"/connection/websocket", http.Header{"Cookie": {"session=s1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"connect":{}}`))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(msg), `{"id":1,"connect":{"client":"`) || !strings.Contains(string(msg), `"data":{"ok":true}`) {
+		t.Fatalf("connect reply %s", msg)
+	}
+	if got := <-cookies; got != "session=s1" {
+		t.Fatalf("backend saw Cookie %q", got)
 	}
 }

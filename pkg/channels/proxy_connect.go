@@ -3,6 +3,7 @@ package channels
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,10 +33,13 @@ func (c *client) connectViaProxy(id uint32, req *protocol.ConnectRequest, px *pr
 	if len(req.Subs) > 0 {
 		keep.Subs = make(map[string]*protocol.SubscribeRequest, len(req.Subs))
 		for ch, s := range req.Subs {
+			ch = strings.Clone(ch)
+			preq.Channels = append(preq.Channels, ch) // the server-side channels the client recovers
 			if s != nil {
-				keep.Subs[strings.Clone(ch)] = &protocol.SubscribeRequest{Recover: s.Recover, Offset: s.Offset, Epoch: strings.Clone(s.Epoch)}
+				keep.Subs[ch] = &protocol.SubscribeRequest{Recover: s.Recover, Offset: s.Offset, Epoch: strings.Clone(s.Epoch)}
 			}
 		}
+		slices.Sort(preq.Channels)
 	}
 	c.mu.Lock()
 	c.holding = true
