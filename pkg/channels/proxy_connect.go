@@ -3,6 +3,8 @@ package channels
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -156,7 +158,7 @@ func (c *client) holdFrame(data []byte, skip int, b *batch) {
 			cmds = append(cmds, cmd)
 		}
 		if err != nil {
-			bad = err.Error() != "EOF" || cmd == nil
+			bad = !errors.Is(err, io.EOF) || cmd == nil
 			break
 		}
 	}

@@ -520,3 +520,28 @@ func gatherValue(t *testing.T, reg *prometheus.Registry, name, proxyName string)
 	}
 	return -1
 }
+
+// TestConnectProxyHeldBound: past maxHeld commands waiting for the connect
+// proxy the connection is closed with 3013; at maxHeld all are answered.
+func TestConnectProxyHeldBound(t *testing.T) {
+	b := newTestBackend(t)
+	env := startProxyNode(t, b, time.Second, nil)
+	for _, n := range []int{maxHeld, maxHeld + 1} {
+		c := dialJSON(t, env.url, nil)
+		lines := []string{`{"id":1,"connect":{"data":{"user":"h","mode":"slow"}}}`} // held until the call ends
+		for i := 0; i < n; i++ {
+			lines = append(lines, fmt.Sprintf(`{"id":%d,"presence_stats":{"channel":"chat:x"}}`, 2+i))
+		}
+		c.send(lines...)
+		if n > maxHeld {
+			c.expectClose(3013)
+			continue
+		}
+		// The backend is slow: the connect fails with 100 after 1 s and the
+		// held commands are dropped with it (nothing more is read).
+		expectJSON(t, c.next(), `{"id":1,"error":{"code":100,"message":"internal server error","temporary":true}}`)
+		if s, err := c.nextErr(300 * time.Millisecond); err == nil {
+			t.Fatalf("after a failed connect: %s", s)
+		}
+	}
+}
