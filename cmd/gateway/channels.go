@@ -26,6 +26,7 @@ type ChannelsConfig struct {
 	Path    string        `yaml:"path" help:"URL path of the channel protocol endpoint (the SDKs' default is /connection/websocket)"`
 	Client  ClientConfig  `yaml:"client"`
 	Channel ChannelConfig `yaml:"channel"`
+	Proxy   ProxiesConfig `yaml:"proxy"`
 }
 
 type ClientConfig struct {
@@ -40,6 +41,14 @@ type ClientConfig struct {
 	RecoveryMaxPublicationLimit       int           `yaml:"recovery_max_publication_limit" help:"most publications one recovery returns"`
 	PresenceUpdateInterval            time.Duration `yaml:"presence_update_interval" help:"how often presence entries are refreshed"`
 	Token                             TokenConfig   `yaml:"token"`
+	CommandRate                       int           `yaml:"command_rate" help:"commands per second one connection may send (token bucket; 0: no limit)"`
+	CommandRateBurst                  int           `yaml:"command_rate_burst" help:"commands one connection may send at once after a quiet period (default: command_rate)"`
+	CommandRateAction                 string        `yaml:"command_rate_action" help:"past the command rate: error (answer 111 too many requests) or disconnect (close 3013)"`
+	UserConnectionLimit               int           `yaml:"user_connection_limit" help:"connections one user ID may hold on this node; past it close 3504 (0: no limit)"`
+	MaxPublishSize                    int           `yaml:"max_publish_size" help:"largest publish data in bytes; past it error 107 (0: no limit)"`
+	MaxRPCSize                        int           `yaml:"max_rpc_size" help:"largest rpc data in bytes; past it error 107 (0: no limit)"`
+	MaxConnectDataSize                int           `yaml:"max_connect_data_size" help:"largest connect data in bytes; past it close 3501 (0: no limit)"`
+	MaxProxyCalls                     int           `yaml:"max_proxy_calls" help:"backend calls in flight per connection; past it error 111"`
 }
 
 type TokenConfig struct {
@@ -87,6 +96,12 @@ func (c *ChannelsConfig) validate() error {
 	}
 	if c.Client.PingInterval > 0 && c.Client.PongTimeout >= c.Client.PingInterval {
 		errs = append(errs, fmt.Errorf("channels.client.pong_timeout (%v) must be shorter than ping_interval (%v)", c.Client.PongTimeout, c.Client.PingInterval))
+	}
+	if err := c.Client.validateLimits(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Proxy.build(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := namespace.New(c.namespaces()); err != nil {
 		errs = append(errs, fmt.Errorf("channels.channel: %w", err))
@@ -139,21 +154,27 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 		}
 		tokens = rt.verifier
 	}
+	proxies, err := c.Proxy.build()
+	if err != nil {
+		return nil, nil, err
+	}
+	nodeCfg := channels.Config{
+		AllowAnonymousConnectWithoutToken: c.Client.AllowAnonymousConnectWithoutToken,
+		PingInterval:                      c.Client.PingInterval,
+		PongTimeout:                       c.Client.PongTimeout,
+		StaleCloseDelay:                   c.Client.StaleCloseDelay,
+		ExpiredCloseDelay:                 c.Client.ExpiredCloseDelay,
+		ExpiredSubCloseDelay:              c.Client.ExpiredSubCloseDelay,
+		ChannelLimit:                      c.Client.ChannelLimit,
+		HistoryMaxPublicationLimit:        c.Client.HistoryMaxPublicationLimit,
+		RecoveryMaxPublicationLimit:       c.Client.RecoveryMaxPublicationLimit,
+		PresenceUpdateInterval:            c.Client.PresenceUpdateInterval,
+		Version:                           versionString(),
+		Name:                              fmt.Sprintf("gateway-%d", cfg.NodeID),
+	}
+	c.Client.applyLimits(&nodeCfg)
 	rt.node = channels.NewNode(channels.Options{
-		Config: channels.Config{
-			AllowAnonymousConnectWithoutToken: c.Client.AllowAnonymousConnectWithoutToken,
-			PingInterval:                      c.Client.PingInterval,
-			PongTimeout:                       c.Client.PongTimeout,
-			StaleCloseDelay:                   c.Client.StaleCloseDelay,
-			ExpiredCloseDelay:                 c.Client.ExpiredCloseDelay,
-			ExpiredSubCloseDelay:              c.Client.ExpiredSubCloseDelay,
-			ChannelLimit:                      c.Client.ChannelLimit,
-			HistoryMaxPublicationLimit:        c.Client.HistoryMaxPublicationLimit,
-			RecoveryMaxPublicationLimit:       c.Client.RecoveryMaxPublicationLimit,
-			PresenceUpdateInterval:            c.Client.PresenceUpdateInterval,
-			Version:                           versionString(),
-			Name:                              fmt.Sprintf("gateway-%d", cfg.NodeID),
-		},
+		Config: nodeCfg, Proxies: proxies,
 		Broker: eng.b, Presence: eng.presence, Tokens: tokens, Channels: rules, Logger: log.Named("channels"),
 	})
 	if err := rt.node.Run(); err != nil {
@@ -180,7 +201,8 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 		}
 	}
 	return rt, &poller.Endpoint{Path: c.Path, Handler: rt.node.Handler(),
-		Subprotocols: channels.Subprotocols, QuerySubprotocol: channels.QuerySubprotocol}, nil
+		Subprotocols: channels.Subprotocols, QuerySubprotocol: channels.QuerySubprotocol,
+		KeepHeaders: rt.node.KeepHeaders(), OnHeaders: rt.node.OnHeaders}, nil
 }
 
 // shutdown disconnects the channel clients with 3001 shutdown (the SDKs

@@ -8,11 +8,16 @@
 //
 // and in the gateway's configuration:
 //
-//	proxy:
-//	  connect:   {endpoint: "http://127.0.0.1:9000/connect",   http_headers: [Cookie, Authorization]}
-//	  subscribe: {endpoint: "http://127.0.0.1:9000/subscribe"}
-//	  publish:   {endpoint: "http://127.0.0.1:9000/publish"}
-//	  rpc:       {endpoint: "http://127.0.0.1:9000/rpc"}
+//	channels:
+//	  proxy:
+//	    connect:   {endpoint: "http://127.0.0.1:9000/connect",   http_headers: [Cookie, Authorization]}
+//	    subscribe: {endpoint: "http://127.0.0.1:9000/subscribe"}
+//	    publish:   {endpoint: "http://127.0.0.1:9000/publish"}
+//	    rpc:       {endpoint: "http://127.0.0.1:9000/rpc"}
+//	  channel:   # namespaces that ask the backend
+//	    namespaces: [{name: chat, subscribe_proxy_enabled: true, publish_proxy_enabled: true}]
+//
+// (README "Backends" has the full loop.)
 package main
 
 import (

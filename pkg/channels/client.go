@@ -1,13 +1,16 @@
 package channels
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
 
+	"github.com/centrifugal/protocol"
 	"go.uber.org/zap"
 
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/codec"
+	"github.com/xh-control/gateway/pkg/ratelimit"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -41,6 +44,17 @@ type client struct {
 	pongDeadline    int64  // unix ns; 0: no ping outstanding
 	nextPresence    int64  // unix ns; 0: no presence to refresh
 	subs            subList
+
+	// Only with proxies or limits configured (nil/zero otherwise):
+	calls       int  // proxy calls in flight (Config.MaxProxyCalls)
+	holding     bool // the connect proxy has not answered: commands wait in held
+	held        []*protocol.Command
+	refreshing  bool              // a refresh proxy call is in flight
+	emulated    map[string]string // the connect's headers a proxy forwards
+	upgrade     http.Header       // the upgrade request's headers a proxy forwards
+	meta        []byte            // connection meta (connect proxy or token), for include_connection_meta
+	userCounted bool              // counted in node.userConns; released once in cleanup
+	bucket      ratelimit.Bucket  // command rate; used by the session's reader only
 }
 
 // handler adapts a Node to session.Handler.
@@ -118,7 +132,13 @@ func (c *client) cleanup() {
 		sub.pending = nil
 	}
 	user := c.user
+	counted := c.userCounted
+	c.userCounted = false
+	c.held = nil
 	c.mu.Unlock()
+	if counted {
+		c.node.userConns.Release(user)
+	}
 	for _, sub := range subs {
 		c.node.dropSubscription(sub, true)
 	}
@@ -148,11 +168,20 @@ func (c *client) recomputeDueLocked() {
 		take(c.pongDeadline)
 		take(c.nextPresence)
 		if c.expireAt > 0 {
-			take(c.expireAt*1e9 + int64(c.node.cfg.ExpiredCloseDelay))
+			switch {
+			case c.node.proxies.Refresh == nil:
+				take(c.expireAt*1e9 + int64(c.node.cfg.ExpiredCloseDelay))
+			case !c.refreshing:
+				take(c.expireAt * 1e9) // the refresh proxy is asked at expiry
+			}
 		}
 		for _, s := range c.subs {
-			if s.expireAt > 0 {
+			switch {
+			case s.expireAt == 0:
+			case s.flags&flagProxyRefresh == 0:
 				take(s.expireAt*1e9 + int64(c.node.cfg.ExpiredSubCloseDelay))
+			case !s.refreshing:
+				take(s.expireAt * 1e9) // the sub_refresh proxy is asked at expiry
 			}
 		}
 	}

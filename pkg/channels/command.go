@@ -101,10 +101,21 @@ func (c *client) handleFrame(data []byte) {
 	} else {
 		dec = protocol.NewJSONCommandDecoder(data)
 	}
-	for {
+	for i := 0; ; i++ {
 		cmd, err := dec.Decode()
 		if cmd != nil {
-			if d := c.dispatch(cmd, b); d != nil {
+			if !c.allowCommand() {
+				if c.node.cfg.CommandRateDisconnect {
+					c.reject(b, DisconnectTooManyRequests, "command rate exceeded")
+					return
+				}
+				if cmd.Id != 0 {
+					b.replyError(cmd.Id, ErrorTooManyRequests)
+				}
+			} else if d := c.dispatch(cmd, b); d == errHold {
+				c.holdFrame(data, i, b)
+				return
+			} else if d != nil {
 				c.reject(b, d, "")
 				return
 			}
@@ -130,6 +141,18 @@ func (c *client) reject(b *batch, d *Disconnect, why string) {
 // dispatch runs one command. It returns a disconnect for protocol
 // violations (reference section 2.4).
 func (c *client) dispatch(cmd *protocol.Command, b *batch) *Disconnect {
+	c.mu.Lock()
+	holding := c.holding
+	c.mu.Unlock()
+	if holding {
+		return errHold
+	}
+	return c.run(cmd, b)
+}
+
+// run runs one command; dispatch, or the connect proxy's call for the
+// commands it held.
+func (c *client) run(cmd *protocol.Command, b *batch) *Disconnect {
 	c.mu.Lock()
 	state := c.state
 	c.mu.Unlock()
@@ -167,9 +190,7 @@ func (c *client) dispatch(cmd *protocol.Command, b *batch) *Disconnect {
 	case cmd.SubRefresh != nil:
 		return c.subRefresh(cmd.Id, cmd.SubRefresh, b)
 	case cmd.Rpc != nil:
-		c.node.metrics.command("rpc", "error")
-		b.replyError(cmd.Id, ErrorMethodNotFound)
-		return nil
+		return c.rpc(cmd.Id, cmd.Rpc, b)
 	case cmd.Send != nil:
 		// No message handler: Centrifuge closes with 3508.
 		c.node.metrics.command("send", "not_available")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/namespace"
+	"github.com/xh-control/gateway/pkg/ratelimit"
 )
 
 // Config holds the client-side options, named after Centrifugo's client.*
@@ -46,6 +47,26 @@ type Config struct {
 	Version string
 	// Name names this node in the server API's info.
 	Name string
+
+	// CommandRate bounds one connection's commands (token bucket; zero
+	// Rate: no limit). Past it a command is answered 111 too many
+	// requests, or the connection is closed with 3013 when
+	// CommandRateDisconnect.
+	CommandRate           ratelimit.Limit
+	CommandRateDisconnect bool
+	// UserConnectionLimit is the most connections one user ID (not the
+	// anonymous "") may hold on this node; past it the connect is closed
+	// with 3504 connection limit. 0: no limit.
+	UserConnectionLimit int
+	// Size limits per command type, in bytes of the data field; 0: none.
+	// Past them publish and rpc are answered 107 bad request and connect
+	// is closed with 3501 bad request.
+	MaxPublishSize     int
+	MaxRPCSize         int
+	MaxConnectDataSize int
+	// MaxProxyCalls bounds one connection's proxy calls in flight; past
+	// it a command is answered 111 too many requests: 8.
+	MaxProxyCalls int
 }
 
 func (c *Config) setDefaults() {
@@ -60,6 +81,9 @@ func (c *Config) setDefaults() {
 	def(&c.ExpiredCloseDelay, 25*time.Second)
 	def(&c.ExpiredSubCloseDelay, 25*time.Second)
 	def(&c.PresenceUpdateInterval, 25*time.Second)
+	if c.MaxProxyCalls <= 0 {
+		c.MaxProxyCalls = DefaultMaxProxyCalls
+	}
 	if c.ChannelLimit <= 0 {
 		c.ChannelLimit = 128
 	}
@@ -87,6 +111,8 @@ type Options struct {
 	// Channels resolves namespaces and their options; required.
 	Channels *namespace.Rules
 	Logger   *zap.Logger
+	// Proxies are the backends consulted (reference section 9).
+	Proxies Proxies
 	// TickInterval drives pings, timeouts and expiries; derived from the
 	// intervals when 0 (a tenth of the shortest, 10ms to 1s).
 	TickInterval time.Duration

@@ -14,6 +14,14 @@ import (
 // to the token's server-side channels and answers with the connect result.
 func (c *client) connect(id uint32, req *protocol.ConnectRequest, b *batch) *Disconnect {
 	n := c.node
+	if n.cfg.MaxConnectDataSize > 0 && len(req.Data) > n.cfg.MaxConnectDataSize {
+		n.metrics.command("connect", "bad_request")
+		n.logReject(c, DisconnectBadRequest, "connect data larger than max_connect_data_size")
+		return DisconnectBadRequest
+	}
+	if px := n.proxies.Connect; px != nil && (req.Token == "" || n.proxies.ConnectAlways) {
+		return c.connectViaProxy(id, req, px, b)
+	}
 	var tok ConnectToken
 	switch {
 	case req.Token != "":
@@ -40,11 +48,23 @@ func (c *client) connect(id uint32, req *protocol.ConnectRequest, b *batch) *Dis
 		n.metrics.command("connect", "no_credentials")
 		return DisconnectBadRequest
 	}
-	now := time.Now().Unix()
-	if tok.ExpireAt > 0 && tok.ExpireAt <= now {
+	if tok.ExpireAt > 0 && tok.ExpireAt <= time.Now().Unix() {
 		n.logReject(c, nil, "connection expire_at in the past")
 		return c.connectError(id, ErrorExpired, b)
 	}
+	if n.proxies.any() {
+		c.mu.Lock()
+		c.emulated = n.keepEmulated(req.Headers)
+		c.mu.Unlock()
+	}
+	return c.connectAccepted(id, req, tok, nil, b)
+}
+
+// connectAccepted connects a client whose credentials a token or the
+// connect proxy gave, and answers with the connect result carrying data.
+func (c *client) connectAccepted(id uint32, req *protocol.ConnectRequest, tok ConnectToken, data []byte, b *batch) *Disconnect {
+	n := c.node
+	now := time.Now().Unix()
 
 	// Server-side subscriptions: subs wins over channels (reference 4.3).
 	type serverSub struct {
@@ -72,6 +92,22 @@ func (c *client) connect(id uint32, req *protocol.ConnectRequest, b *batch) *Dis
 	}
 
 	c.mu.Lock()
+	if c.state == stateClosed { // gone while the connect proxy answered
+		c.mu.Unlock()
+		return DisconnectConnectionClosed
+	}
+	if lim := n.cfg.UserConnectionLimit; lim > 0 && tok.UserID != "" {
+		if !n.userConns.Acquire(tok.UserID, lim) {
+			c.mu.Unlock()
+			n.metrics.command("connect", "connection_limit")
+			n.logReject(c, DisconnectConnectionLimit, "user connection limit")
+			return DisconnectConnectionLimit
+		}
+		c.userCounted = true
+	}
+	if n.proxies.any() {
+		c.meta = tok.Meta
+	}
 	c.state = stateConnected
 	c.user = tok.UserID
 	c.info = tok.Info
@@ -88,12 +124,12 @@ func (c *client) connect(id uint32, req *protocol.ConnectRequest, b *batch) *Dis
 	c.mu.Unlock()
 	n.clients.addUser(c.user, c)
 
-	res := &protocol.ConnectResult{Client: c.id, Version: n.cfg.Version}
+	res := &protocol.ConnectResult{Client: c.id, Version: n.cfg.Version, Data: data}
 	if n.cfg.PingInterval > 0 {
 		res.Ping = uint32(n.cfg.PingInterval / time.Second)
 		res.Pong = n.cfg.PongTimeout > 0
 	}
-	if tok.ExpireAt > 0 {
+	if tok.ExpireAt > 0 && n.proxies.Refresh == nil { // refresh proxy: server-side refresh
 		res.Expires, res.Ttl = true, uint32(max(tok.ExpireAt-now, 1))
 	}
 	if len(serverSubs) > 0 {

@@ -91,6 +91,7 @@ func startNode(t testing.TB, mod func(o *Options, p *poller.Options)) *testEnv {
 	popts.Endpoints = append(popts.Endpoints, poller.Endpoint{
 		Path: "/connection/websocket", Handler: n.Handler(),
 		Subprotocols: Subprotocols, QuerySubprotocol: QuerySubprotocol,
+		KeepHeaders: n.KeepHeaders(), OnHeaders: n.OnHeaders,
 	})
 	srv, addr := gatewaytest.Serve(t, popts, rawhandler.Echo{})
 	t.Cleanup(func() {

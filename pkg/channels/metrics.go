@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xh-control/gateway/internal/metric"
+	"github.com/xh-control/gateway/pkg/proxy"
 )
 
 // Metrics are the node's counters: plain atomics on the hot paths, turned
@@ -27,7 +28,8 @@ type Metrics struct {
 	tokenFailures sync.Map
 	disconnects   sync.Map
 
-	descs map[string]*prometheus.Desc
+	descs   map[string]*prometheus.Desc
+	proxies []*proxy.Proxy // set by NewNode
 }
 
 type labelPair struct{ a, b string }
@@ -54,6 +56,10 @@ var metricHelp = []struct {
 	{"token_failures_total", "Rejected tokens, by command and reason.", []string{"command", "reason"}},
 	{"disconnects_total", "Connections closed by the protocol, by code.", []string{"code"}},
 	{"panics_total", "Panics recovered in the command path (each closed its connection with 3004).", nil},
+	{"proxy_calls_total", "Backend calls, by proxy.", []string{"proxy"}},
+	{"proxy_errors_total", "Backend calls without an answer (down, non-200, timeout), by proxy.", []string{"proxy"}},
+	{"proxy_refused_total", "Backend calls refused at max_concurrency (error 111), by proxy.", []string{"proxy"}},
+	{"proxy_duration_seconds", "Backend call latency, by proxy.", []string{"proxy"}},
 }
 
 func count(m *sync.Map, k labelPair) {
@@ -119,4 +125,16 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter("disconnects_total", v.(*metric.Counter).Load(), k.(labelPair).a)
 		return true
 	})
+	for _, p := range m.proxies {
+		pm := p.Metrics()
+		counter("proxy_calls_total", pm.Calls.Load(), p.Name())
+		counter("proxy_errors_total", pm.Errors.Load(), p.Name())
+		counter("proxy_refused_total", pm.Refused.Load(), p.Name())
+		bounds, cumulative, count, sum := pm.Latency.Snapshot()
+		buckets := make(map[float64]uint64, len(bounds))
+		for i, b := range bounds {
+			buckets[b] = cumulative[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(m.descs["proxy_duration_seconds"], count, sum, buckets, p.Name())
+	}
 }

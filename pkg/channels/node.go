@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/namespace"
+	"github.com/xh-control/gateway/pkg/ratelimit"
 	"github.com/xh-control/gateway/pkg/session"
 )
 
@@ -36,6 +38,13 @@ type Node struct {
 	uid      string
 	started  time.Time
 	clock    atomic.Int64 // coarse unix ns, advanced by the ticker
+
+	proxies       Proxies
+	emulatedAllow map[string]bool // lowercase names any proxy forwards from the connect's headers
+	userConns     *ratelimit.Counter[string]
+	ctx           context.Context // proxy calls; canceled by Close
+	cancel        context.CancelFunc
+	calls         sync.WaitGroup // proxy calls in flight
 
 	runOnce  sync.Once
 	stop     chan struct{}
@@ -65,6 +74,18 @@ func NewNode(opts Options) *Node {
 		tickDone: make(chan struct{}),
 	}
 	n.cfg = &n.opts.Config
+	n.proxies = opts.Proxies
+	n.metrics.proxies = n.proxies.all()
+	for _, px := range n.proxies.all() {
+		for _, h := range px.Config().EmulatedHeaders {
+			if n.emulatedAllow == nil {
+				n.emulatedAllow = map[string]bool{}
+			}
+			n.emulatedAllow[strings.ToLower(h)] = true
+		}
+	}
+	n.userConns = ratelimit.NewCounter[string]()
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.index.init()
 	n.clients.init()
 	n.clock.Store(time.Now().UnixNano())
@@ -100,7 +121,9 @@ func (n *Node) Close() {
 	close(n.stop)
 	n.runOnce.Do(func() { close(n.tickDone) })
 	<-n.tickDone
+	n.cancel()
 	n.clients.each(func(c *client) { c.disconnect(DisconnectShutdown) })
+	n.calls.Wait()
 }
 
 // now is the time deadlines are set from: the real clock, so that a

@@ -18,6 +18,14 @@ func (c *client) publish(id uint32, req *protocol.PublishRequest, b *batch) *Dis
 		n.metrics.command("publish", "bad_request")
 		return DisconnectBadRequest
 	}
+	if n.cfg.MaxPublishSize > 0 && len(req.Data) > n.cfg.MaxPublishSize {
+		n.metrics.command("publish", "bad_request")
+		b.replyError(id, ErrorBadRequest)
+		return nil
+	}
+	if opts, err := n.resolve(req.Channel); err == nil && opts.PublishProxyEnabled && n.proxies.Publish != nil {
+		return c.publishViaProxy(id, req, opts, b)
+	}
 	e := c.publishErr(req)
 	if e != nil {
 		n.metrics.command("publish", codeLabel(e.Code))
@@ -48,14 +56,25 @@ func (c *client) publishErr(req *protocol.PublishRequest) *Error {
 		(user != "" || opts.AllowPublishForAnonymous)) {
 		return ErrorPermissionDenied
 	}
+	return c.publishData(req.Channel, req.Data, opts, false, nil)
+}
+
+// publishData publishes data to channel with opts's history; skipHistory
+// and tags come from the publish proxy.
+func (c *client) publishData(channel string, data []byte, opts *ChannelOptions, skipHistory bool, tags map[string]string) *Error {
+	n := c.node
 	n.metrics.PublicationsIn.Inc()
-	_, err = n.broker.Publish(context.Background(), req.Channel, req.Data, broker.PublishOptions{
+	po := broker.PublishOptions{
 		HistorySize:    opts.HistorySize,
 		HistoryTTL:     time.Duration(opts.HistoryTTL),
 		HistoryMetaTTL: time.Duration(opts.HistoryMetaTTL),
 		ClientInfo:     c.clientInfo(nil),
-	})
-	if err != nil {
+		Tags:           tags,
+	}
+	if skipHistory {
+		po.HistorySize, po.HistoryTTL = 0, 0
+	}
+	if _, err := n.broker.Publish(context.Background(), channel, data, po); err != nil {
 		return engineError(err)
 	}
 	return nil

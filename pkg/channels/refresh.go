@@ -12,6 +12,11 @@ import (
 // token extends the connection's expiry.
 func (c *client) refresh(id uint32, req *protocol.RefreshRequest, b *batch) *Disconnect {
 	n := c.node
+	if n.proxies.Refresh != nil {
+		// Server-side refresh: the connect result said expires:false.
+		n.metrics.command("refresh", "bad_request")
+		return DisconnectBadRequest
+	}
 	if req.Token == "" || n.tokens == nil {
 		n.metrics.command("refresh", "bad_request")
 		if req.Token == "" {

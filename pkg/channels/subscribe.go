@@ -30,6 +30,8 @@ type subscription struct {
 	chanInfo []byte
 	pending  []event
 	removed  bool // under c.mu
+	// refreshing: a sub_refresh proxy call is in flight (under c.mu).
+	refreshing bool
 }
 
 type subFlags uint8
@@ -41,6 +43,7 @@ const (
 	flagJoinLeave     // the channel emits join/leave for this subscriber
 	flagPresence
 	flagServerSide
+	flagProxyRefresh // the sub_refresh proxy extends it at expiry
 )
 
 // maxPending bounds what a subscription buffers while its reply is being
@@ -61,6 +64,9 @@ type grant struct {
 	override   *Override
 	expireAt   int64
 	serverSide bool
+	// proxyRefresh: granted by the subscribe proxy in a namespace with
+	// sub_refresh_proxy_enabled; the node refreshes it (expires:false).
+	proxyRefresh bool
 }
 
 // subscribe handles the subscribe command: permission checks in
@@ -72,6 +78,9 @@ func (c *client) subscribe(id uint32, req *protocol.SubscribeRequest, b *batch) 
 		return DisconnectBadRequest
 	}
 	g, err := c.authorizeSubscribe(req)
+	if err == errSubscribeProxy {
+		return c.subscribeViaProxy(id, req, b)
+	}
 	if err == nil {
 		var res *protocol.SubscribeResult
 		res, err = c.subscribeGranted(req, g, b)
@@ -140,6 +149,9 @@ func (c *client) authorizeSubscribe(req *protocol.SubscribeRequest) (*grant, err
 		}
 		return nil, ErrorPermissionDenied
 	}
+	if opts.SubscribeProxyEnabled && n.proxies.Subscribe != nil {
+		return nil, errSubscribeProxy
+	}
 	if opts.AllowSubscribeForClient && (user != "" || opts.AllowSubscribeForAnonymous) {
 		return &grant{}, nil
 	}
@@ -198,6 +210,9 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 	if g.serverSide {
 		sub.flags |= flagServerSide
 	}
+	if g.proxyRefresh && g.expireAt > 0 {
+		sub.flags |= flagProxyRefresh
+	}
 
 	fail := func(err error) (*protocol.SubscribeResult, error) {
 		c.mu.Lock()
@@ -211,7 +226,7 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 	}
 
 	res := &protocol.SubscribeResult{Data: g.data}
-	if g.expireAt > 0 {
+	if g.expireAt > 0 && !g.proxyRefresh {
 		res.Expires, res.Ttl = true, uint32(max(g.expireAt-time.Now().Unix(), 1))
 	}
 	if sub.flags&flagPositioned != 0 {

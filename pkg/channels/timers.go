@@ -24,6 +24,8 @@ func (c *client) tick(now int64) {
 		ping        bool
 		presence    []*subscription
 		expiredSubs []*subscription
+		refresh     bool
+		refreshSubs []*subscription
 	)
 	c.mu.Lock()
 	switch c.state {
@@ -35,8 +37,11 @@ func (c *client) tick(now int64) {
 		switch {
 		case c.pongDeadline != 0 && now >= c.pongDeadline:
 			disconnect = DisconnectNoPong
-		case c.expireAt > 0 && now >= c.expireAt*1e9+int64(n.cfg.ExpiredCloseDelay):
+		case c.expireAt > 0 && n.proxies.Refresh == nil && now >= c.expireAt*1e9+int64(n.cfg.ExpiredCloseDelay):
 			disconnect = DisconnectExpired
+		case c.expireAt > 0 && n.proxies.Refresh != nil && !c.refreshing && now >= c.expireAt*1e9:
+			c.refreshing = true
+			refresh = true
 		}
 		if c.nextPing != 0 && now >= c.nextPing {
 			ping = true
@@ -57,7 +62,14 @@ func (c *client) tick(now int64) {
 			}
 		}
 		for _, s := range c.subs {
-			if s.expireAt > 0 && now >= s.expireAt*1e9+int64(n.cfg.ExpiredSubCloseDelay) {
+			switch {
+			case s.expireAt == 0:
+			case s.flags&flagProxyRefresh != 0:
+				if !s.refreshing && now >= s.expireAt*1e9 {
+					s.refreshing = true
+					refreshSubs = append(refreshSubs, s)
+				}
+			case now >= s.expireAt*1e9+int64(n.cfg.ExpiredSubCloseDelay):
 				expiredSubs = append(expiredSubs, s)
 			}
 		}
@@ -71,6 +83,12 @@ func (c *client) tick(now int64) {
 		n.logReject(c, disconnect, disconnect.Reason)
 		c.disconnect(disconnect)
 		return
+	}
+	if refresh {
+		c.refreshViaProxy(n.proxies.Refresh)
+	}
+	for _, s := range refreshSubs {
+		c.subRefreshViaProxy(s)
 	}
 	if ping {
 		f := pingJSON

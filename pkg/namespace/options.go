@@ -68,6 +68,13 @@ type Options struct {
 	ChannelRegex string `yaml:"channel_regex" json:"channel_regex"`
 
 	PublicationDataFormat string `yaml:"publication_data_format" json:"publication_data_format"`
+
+	// Proxy switches (Centrifugo v6 channel.namespaces[].*_proxy_enabled):
+	// the node asks the configured subscribe, publish or sub_refresh proxy
+	// instead of the allow_* options (reference section 9).
+	SubscribeProxyEnabled  bool `yaml:"subscribe_proxy_enabled" json:"subscribe_proxy_enabled"`
+	PublishProxyEnabled    bool `yaml:"publish_proxy_enabled" json:"publish_proxy_enabled"`
+	SubRefreshProxyEnabled bool `yaml:"sub_refresh_proxy_enabled" json:"sub_refresh_proxy_enabled"`
 }
 
 // DefaultHistoryMetaTTL is Centrifugo's channel.history_meta_ttl default, used

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/xh-control/gateway/pkg/codec"
@@ -24,6 +25,12 @@ type Endpoint struct {
 	// it returns 1 + an index into Subprotocols, or 0. Nothing is echoed
 	// then (the client did not ask in the header).
 	QuerySubprotocol func(query []byte) uint8
+	// KeepHeaders names upgrade-request headers (case-insensitive) that
+	// are passed to OnHeaders once the session is open, before its first
+	// message; nothing is kept when empty. The channel protocol forwards
+	// them to its backends (Cookie, Authorization, ...).
+	KeepHeaders []string
+	OnHeaders   func(s *session.Session, h http.Header)
 }
 
 // maxEndpoints bounds the endpoints of a server: session.Info.Endpoint is

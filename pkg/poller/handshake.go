@@ -155,6 +155,9 @@ func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) 
 			zap.Stringer("remote", c.remote), zap.ByteString("origin", req.origin), zap.Bool("deflate", deflate.accepted))
 	}
 	c.sess.Start()
+	if len(ep.KeepHeaders) > 0 && ep.OnHeaders != nil && c.head != nil {
+		ep.OnHeaders(c.sess, keptHeaders(*c.head, ep.KeepHeaders)) // the raw head: head is normalized
+	}
 	if len(early) > 0 && c.state.Load() == connOpen {
 		c.sess.BeginDispatch()
 		c.feed(early)
