@@ -99,6 +99,8 @@ type Hub struct {
 	backlogPeak  atomic.Int64 // their peak since the last reclaim
 	sessionPeak  int64        // open sessions' peak since the last reclaim; tick only
 	quietSince   int64        // since when a spike is over; tick only
+	reclaimedAt  int64        // when the last spike was reclaimed; tick only
+	followUp     int          // reclaimFollowUps done for it; tick only
 	freeOSMemory func()
 }
 

@@ -50,9 +50,23 @@ func TestReclaimOncePerSpike(t *testing.T) {
 	}
 	tick(reclaimQuiet)
 	waitFor(t, "one reclaim", func() bool { return frees.Load() == 1 })
-	tick(10 * time.Second)
+	// Then the bounded follow-ups, and nothing more.
+	tick(reclaimFollowUps[0] - time.Millisecond)
 	if n := frees.Load(); n != 1 {
-		t.Fatalf("%d reclaims for one spike", n)
+		t.Fatalf("%d collections before the first follow-up is due", n)
+	}
+	tick(time.Millisecond)
+	waitFor(t, "the first follow-up", func() bool { return frees.Load() == 2 })
+	tick(reclaimFollowUps[1] - reclaimFollowUps[0])
+	waitFor(t, "the second follow-up", func() bool { return frees.Load() == 3 })
+	for range 10 {
+		tick(10 * time.Second)
+	}
+	if n := frees.Load(); n != 3 {
+		t.Fatalf("%d collections for one spike, want 3", n)
+	}
+	if h.Stats().Reclaims.Load() != 1 {
+		t.Fatalf("Reclaims counter %d, want 1 (one spike)", h.Stats().Reclaims.Load())
 	}
 
 	// A backlog spike: 40 sessions with 1 MiB limits past their high-water
@@ -78,7 +92,7 @@ func TestReclaimOncePerSpike(t *testing.T) {
 	waitFor(t, "queues drained", func() bool { return h.Backlogged() == 0 })
 	tick(time.Second)
 	tick(reclaimQuiet)
-	waitFor(t, "a reclaim for the backlog", func() bool { return frees.Load() == 2 })
+	waitFor(t, "a reclaim for the backlog", func() bool { return frees.Load() == 4 })
 	if h.Stats().Reclaims.Load() != 2 {
 		t.Fatalf("Reclaims counter %d, want 2", h.Stats().Reclaims.Load())
 	}
