@@ -68,7 +68,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return "[redacted]"
+	return redactedValue
 }
 
 // MarshalYAML redacts the secret.

@@ -65,7 +65,7 @@ func TestChannelsDemoDefaults(t *testing.T) {
 func TestChannelsTokenSecretNeverPrinted(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run([]string{"-print-config", "-channels.client.token.hmac-secret-key", "s3cr3t-value"}, &out, &errOut)
-	if code != 0 || bytes.Contains(out.Bytes(), []byte("s3cr3t-value")) || !bytes.Contains(out.Bytes(), []byte("hmac_secret_key: '[redacted]'")) {
+	if code != 0 || bytes.Contains(out.Bytes(), []byte("s3cr3t-value")) || !bytes.Contains(out.Bytes(), []byte("hmac_secret_key: <redacted>")) {
 		t.Fatalf("exit %d, output:\n%s%s", code, out.String(), errOut.String())
 	}
 }
