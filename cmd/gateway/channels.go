@@ -77,7 +77,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return "[redacted]"
+	return redactedValue
 }
 
 // MarshalYAML redacts the secret.
@@ -191,6 +191,9 @@ func startChannels(cfg *Config, log *zap.Logger) (*channelsRuntime, *poller.Endp
 	log.Info("channel protocol enabled", zap.String("path", c.Path),
 		zap.Bool("anonymous_connect", c.Client.AllowAnonymousConnectWithoutToken),
 		zap.Bool("tokens", tokens != nil), zap.Strings("namespaces", names))
+	if tokens == nil && !c.Client.AllowAnonymousConnectWithoutToken {
+		log.Warn("channel protocol refuses every client: no token key is set and anonymous connect is off; set channels.client.token.hmac_secret_key (GATEWAY_CHANNELS_CLIENT_TOKEN_HMAC_SECRET_KEY), rsa_public_key, ecdsa_public_key or jwks_public_endpoint")
+	}
 	for _, ns := range c.Channel.Namespaces {
 		o := ns.Options
 		if o.AllowSubscribeForAnonymous || o.AllowPublishForAnonymous {

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestChannelsDemoDefaults: the built-in configuration serves the channel
@@ -65,7 +68,7 @@ func TestChannelsDemoDefaults(t *testing.T) {
 func TestChannelsTokenSecretNeverPrinted(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run([]string{"-print-config", "-channels.client.token.hmac-secret-key", "s3cr3t-value"}, &out, &errOut)
-	if code != 0 || bytes.Contains(out.Bytes(), []byte("s3cr3t-value")) || !bytes.Contains(out.Bytes(), []byte("hmac_secret_key: '[redacted]'")) {
+	if code != 0 || bytes.Contains(out.Bytes(), []byte("s3cr3t-value")) || !bytes.Contains(out.Bytes(), []byte("hmac_secret_key: <redacted>")) {
 		t.Fatalf("exit %d, output:\n%s%s", code, out.String(), errOut.String())
 	}
 }
@@ -94,5 +97,33 @@ func sigtermSends3001(t *testing.T, args ...string) {
 	_, _, err = c.ReadMessage()
 	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 3001 {
 		t.Fatalf("got %v, want close 3001", err)
+	}
+}
+
+// TestChannelsWarnWhenEveryClientIsRefused: anonymous connect off and no
+// token key refuses every client; the start-up log warns and names the key.
+func TestChannelsWarnWhenEveryClientIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		warn bool
+	}{
+		{[]string{"-channels.client.allow-anonymous-connect-without-token=false"}, true},
+		{[]string{"-channels.client.allow-anonymous-connect-without-token=false", "-channels.client.token.hmac-secret-key", "k"}, false},
+		{nil, false},
+	} {
+		cfg, _, err := loadConfig(tc.args, env(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		core, logs := observer.New(zapcore.WarnLevel)
+		rt, _, err := startChannels(cfg, zap.New(core))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt.stop()
+		warned := logs.FilterMessageSnippet("refuses every client").FilterMessageSnippet("GATEWAY_CHANNELS_CLIENT_TOKEN_HMAC_SECRET_KEY").Len() == 1
+		if warned != tc.warn {
+			t.Errorf("%v: warned %v, want %v (%v)", tc.args, warned, tc.warn, logs.All())
+		}
 	}
 }

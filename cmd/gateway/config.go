@@ -116,6 +116,8 @@ func (c *Config) validate() error {
 	if c.Admin.Listen != "" {
 		if err := checkAddr(c.Admin.Listen); err != nil {
 			bad("admin.listen: %v (empty disables the admin listener)", err)
+		} else if sameListener(c.Listen, c.Admin.Listen) {
+			bad("admin.listen %q: the same address as listen %q; give each its own port", c.Admin.Listen, c.Listen)
 		}
 	}
 	if !strings.HasPrefix(c.Path, "/") {
@@ -220,4 +222,20 @@ func checkAddr(addr string) error {
 		}
 	}
 	return nil
+}
+
+// sameListener reports whether two listen addresses would take the same
+// port: the same port on the same host, or on a wildcard host that covers
+// the other ("" and "::" every address, 0.0.0.0 the IPv4 ones).
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	covers := func(w, h string) bool {
+		ip := net.ParseIP(h)
+		return w == "" || w == "::" || (w == "0.0.0.0" && (h == "" || ip != nil && ip.To4() != nil))
+	}
+	return ha == hb || covers(ha, hb) || covers(hb, ha)
 }

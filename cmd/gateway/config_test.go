@@ -212,3 +212,27 @@ func TestPrintConfigRoundTrips(t *testing.T) {
 		)
 	}
 }
+
+// TestListenAndAdminOnOnePort: admin.listen on the port listen takes is a
+// configuration error naming both, not "in use by another process" at start.
+func TestListenAndAdminOnOnePort(t *testing.T) {
+	for _, tc := range []struct {
+		listen, admin string
+		clash         bool
+	}{
+		{":8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{"0.0.0.0:8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "[::]:8080", true},
+		{"0.0.0.0:8080", "[::1]:8080", false},
+		{"127.0.0.1:8080", "127.0.0.2:8080", false},
+		{":8080", "127.0.0.1:8081", false},
+		{":0", "127.0.0.1:0", false},
+	} {
+		_, _, err := loadConfig([]string{"-listen", tc.listen, "-admin.listen", tc.admin}, env(nil), &bytes.Buffer{})
+		clash := err != nil && strings.Contains(err.Error(), "the same address as listen")
+		if clash != tc.clash {
+			t.Errorf("listen %s, admin.listen %s: err %v, want clash %v", tc.listen, tc.admin, err, tc.clash)
+		}
+	}
+}

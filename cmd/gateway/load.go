@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/xh-control/gateway/pkg/broker/natsbroker"
 )
 
 // defaultsYAML is the configuration the gateway runs with when nothing else
@@ -434,13 +436,17 @@ func printConfig(w io.Writer, cfg *Config) error {
 }
 
 // redacted returns a copy of cfg in which every secret option that is set
-// reads redactedValue.
+// reads redactedValue and the credentials in nats.url read REDACTED.
 func redacted(cfg *Config) *Config {
 	c := *cfg
 	for _, o := range options(&c) {
 		if o.secret && !o.val.IsZero() {
 			o.val.SetString(redactedValue)
 		}
+	}
+	c.NATS.URL = nil
+	for _, u := range cfg.NATS.URL {
+		c.NATS.URL = append(c.NATS.URL, natsbroker.RedactURL(u))
 	}
 	return &c
 }

@@ -148,6 +148,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 		}
 	}
 	sd.ready(ln.Addr().String())
+	log.Info("demo page: open it in a browser", zap.String("url", demoURL(ln.Addr())))
 	stopWatchdog := make(chan struct{})
 	defer close(stopWatchdog)
 	go sd.watchdog(srv, stopWatchdog)
@@ -217,7 +218,7 @@ func stopAdmin(hs *http.Server) {
 
 // shutdown drains the server; a second signal exits at once.
 func shutdown(srv *poller.Server, timeout time.Duration, sig os.Signal, signals <-chan os.Signal, served <-chan error, log *zap.Logger) error {
-	log.Info("shutting down: closing sessions with 1001", zap.String("signal", sig.String()),
+	log.Info("shutting down: closing sessions (1001 going away; channel clients 3001 shutdown)", zap.String("signal", sig.String()),
 		zap.Int("sessions", srv.Hub().Count()), zap.Duration("timeout", timeout))
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -370,4 +371,17 @@ func reload(inv invocation, running *Config, srv *poller.Server, level zap.Atomi
 	if changed := restartNeeded(running, cfg); len(changed) > 0 {
 		log.Warn("changed options need a restart to apply; their running values stay", zap.Strings("restart_needed", changed))
 	}
+}
+
+// demoURL is the address of the demo page (pages) on the client listener,
+// with a loopback host where the listener takes every address.
+func demoURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }

@@ -75,3 +75,23 @@ func TestReadinessWithoutNATS(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintConfigRedactsNATSURL: a password or token in nats.url's user info
+// never reaches -print-config, and every secret reads the same <redacted>.
+func TestPrintConfigRedactsNATSURL(t *testing.T) {
+	t.Setenv("GATEWAY_NATS_URL", "nats://u:s3cr3t-pw@127.0.0.1:4222,nats://s3cr3t-tok@h:4222")
+	t.Setenv("GATEWAY_NATS_PASSWORD", "s3cr3t-np")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-print-config"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	s := out.String()
+	for _, want := range []string{"- nats://u:REDACTED@127.0.0.1:4222\n", "- nats://REDACTED@h:4222\n", "password: <redacted>\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "s3cr3t") {
+		t.Errorf("a secret in:\n%s", s)
+	}
+}

@@ -26,7 +26,7 @@ func TestAPIKeyFromEnvIsNeverPrinted(t *testing.T) {
 	}
 	var out bytes.Buffer
 	printConfig(&out, cfg)
-	if strings.Contains(out.String(), key) || !strings.Contains(out.String(), "key: '[redacted]'") {
+	if strings.Contains(out.String(), key) || !strings.Contains(out.String(), "key: <redacted>") {
 		t.Fatalf("-print-config shows the API key or no key line:\n%s", out.String())
 	}
 	out.Reset()

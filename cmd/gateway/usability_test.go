@@ -234,3 +234,22 @@ func TestPortInUseNamesTheOption(t *testing.T) {
 		)
 	}
 }
+
+// TestDemoURL: the start log points at a page a browser on this host can
+// open, also when the listener takes every address.
+func TestDemoURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"[::]:8080":      "http://127.0.0.1:8080/",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080/",
+		"127.0.0.1:8081": "http://127.0.0.1:8081/",
+		"[::1]:8082":     "http://[::1]:8082/",
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := demoURL(a); got != want {
+			t.Errorf("demoURL(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}

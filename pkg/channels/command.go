@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/centrifugal/protocol"
@@ -116,7 +117,12 @@ func (c *client) handleFrame(data []byte) {
 				c.holdFrame(data, i, b)
 				return
 			} else if d != nil {
-				c.reject(b, d, "")
+				// A refused connect logged its own reason.
+				why := ""
+				if cmd.Connect == nil {
+					why = violation(c, cmd)
+				}
+				c.reject(b, d, why)
 				return
 			}
 		}
@@ -172,6 +178,7 @@ func (c *client) run(cmd *protocol.Command, b *batch) *Disconnect {
 	switch {
 	case cmd.Connect != nil:
 		c.node.metrics.command("connect", "bad_request")
+		c.node.logReject(c, DisconnectBadRequest, "connect command (id "+strconv.FormatUint(uint64(cmd.Id), 10)+") on a connected client")
 		return DisconnectBadRequest // a second connect
 	case cmd.Subscribe != nil:
 		return c.subscribe(cmd.Id, cmd.Subscribe, b)
@@ -198,4 +205,43 @@ func (c *client) run(cmd *protocol.Command, b *batch) *Disconnect {
 	}
 	c.node.metrics.command("unknown", "bad_request")
 	return DisconnectBadRequest // empty command, or the unused ping
+}
+
+// violation names the command that closed the connection, for the log line
+// of a rejected client: its request field and id, and whether it came
+// before connect.
+func violation(c *client, cmd *protocol.Command) string {
+	name := "empty or unknown"
+	switch {
+	case cmd.Id == 0 && cmd.Send == nil:
+		name = "empty (pong)"
+	case cmd.Subscribe != nil:
+		name = "subscribe"
+	case cmd.Unsubscribe != nil:
+		name = "unsubscribe"
+	case cmd.Publish != nil:
+		name = "publish"
+	case cmd.Presence != nil:
+		name = "presence"
+	case cmd.PresenceStats != nil:
+		name = "presence_stats"
+	case cmd.History != nil:
+		name = "history"
+	case cmd.Refresh != nil:
+		name = "refresh"
+	case cmd.SubRefresh != nil:
+		name = "sub_refresh"
+	case cmd.Rpc != nil:
+		name = "rpc"
+	case cmd.Send != nil:
+		name = "send"
+	}
+	why := name + " command (id " + strconv.FormatUint(uint64(cmd.Id), 10) + ")"
+	c.mu.Lock()
+	connecting := c.state == stateConnecting
+	c.mu.Unlock()
+	if connecting {
+		why += " before connect"
+	}
+	return why
 }

@@ -51,3 +51,40 @@ func TestRejectedConnectLogsOnceWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolViolationLogsOnce: every command that closes the connection
+// with 3501 is one log line with the session ID that names the command.
+func TestProtocolViolationLogsOnce(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	env := startNode(t, func(o *Options, _ *poller.Options) { o.Logger = zap.New(core) })
+	for _, tc := range []struct {
+		connect bool
+		frame   string
+		reason  string
+	}{
+		{false, `{"id":2,"subscribe":{"channel":"chat:a"}}`, "subscribe command (id 2) before connect"},
+		{true, `{"id":2,"frobnicate":{}}`, "empty or unknown command (id 2)"},
+		{true, `{"id":3,"subscribe":{"channel":""}}`, "subscribe command (id 3)"},
+		{true, `{"id":4,"connect":{}}`, "connect command (id 4) on a connected client"},
+		{true, `{}`, "empty (pong) command (id 0)"},
+		{true, `not json`, "malformed command"},
+	} {
+		logs.TakeAll()
+		c := dialJSON(t, env.url, nil)
+		if tc.connect {
+			c.send(`{"id":1,"connect":{}}`)
+			c.next()
+		}
+		c.send(tc.frame)
+		c.expectClose(3501)
+		time.Sleep(50 * time.Millisecond)
+		entries := logs.FilterMessage("channel client rejected").All()
+		if len(entries) != 1 {
+			t.Fatalf("%s: %d log lines, want 1", tc.frame, len(entries))
+		}
+		fields := entries[0].ContextMap()
+		if fields["reason"] != tc.reason || len(fields["session"].(string)) != 16 || fields["code"] != uint32(3501) {
+			t.Fatalf("%s: log fields %v, want reason %q", tc.frame, fields, tc.reason)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package natsbroker
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -160,9 +161,16 @@ func (o *Options) setDefaults() error {
 	return nil
 }
 
-// Redacted returns a copy of o with the token and password replaced, for
-// printing the configuration.
+// Redacted returns a copy of o with the token, the password and the
+// credentials in the URLs replaced, for printing the configuration.
 func (o Options) Redacted() Options {
+	if len(o.URLs) > 0 {
+		urls := make([]string, len(o.URLs))
+		for i, u := range o.URLs {
+			urls[i] = RedactURL(u)
+		}
+		o.URLs = urls
+	}
 	if o.Token != "" {
 		o.Token = "REDACTED"
 	}
@@ -170,4 +178,27 @@ func (o Options) Redacted() Options {
 		o.Password = "REDACTED"
 	}
 	return o
+}
+
+// RedactURL hides the credentials in a NATS URL's user info: the password of
+// nats://user:password@host, or the token of nats://token@host, reads
+// REDACTED. A URL without user info comes back unchanged; one that does not
+// parse but has an '@' comes back as REDACTED.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return "REDACTED"
+		}
+		return s
+	}
+	if u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	} else {
+		u.User = url.User("REDACTED")
+	}
+	return u.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +102,25 @@ func TestAuth(t *testing.T) {
 	}
 	up, _ := newEngine(t, s2.ClientURL(), "up", func(o *Options) { o.User, o.Password = "u", "p" })
 	waitHealthy(t, up)
+}
+
+// TestRedactURL: credentials in a NATS URL's user info never survive
+// Redacted, and the original options keep them.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":          "nats://127.0.0.1:4222",
+		"nats://u:s3cret@127.0.0.1:4222": "nats://u:REDACTED@127.0.0.1:4222",
+		"nats://s3cret@127.0.0.1:4222":   "nats://REDACTED@127.0.0.1:4222",
+		"nats://u:s3cret@h:4222/%zz":     "REDACTED",
+		"127.0.0.1:4222":                 "127.0.0.1:4222",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	o := Options{URLs: []string{"nats://u:s3cret@a:4222", "nats://b:4222"}}
+	r := o.Redacted()
+	if strings.Join(r.URLs, " ") != "nats://u:REDACTED@a:4222 nats://b:4222" || o.URLs[0] != "nats://u:s3cret@a:4222" {
+		t.Fatalf("redacted %q, original %q", r.URLs, o.URLs)
+	}
 }
