@@ -1,7 +1,7 @@
 // Package sdk runs the official Centrifugo SDKs, unmodified, against the
 // real gateway binary: npm centrifuge 5.x in Node (on the ws library, JSON
-// and Protobuf, with and without permessage-deflate) and in headless
-// Chromium on the demo page. Tokens are signed here (HS256); publications
+// and Protobuf, with and without permessage-deflate; also behind the
+// proxies with examples/backend) and in headless Chromium on the demo page. Tokens are signed here (HS256); publications
 // go through the server API; a TCP proxy between the SDK and the gateway
 // lets a test cut the connection as a network failure would.
 //
