@@ -18,16 +18,6 @@ import (
 // RFC 6455 and RFC 7692 independently of pkg/codec, so that the tests of
 // the gateway's read and write path do not share the code they test.
 
-// Opcodes, RFC 6455 section 5.2.
-const (
-	wsCont   = wstest.OpContinuation
-	wsText   = wstest.OpText
-	wsBinary = wstest.OpBinary
-	wsClose  = wstest.OpClose
-	wsPing   = wstest.OpPing
-	wsPong   = wstest.OpPong
-)
-
 // wsFrame appends a masked client frame (RFC 6455 section 5.2), RSV1 set
 // when rsv1 is.
 func wsFrame(dst []byte, fin, rsv1 bool, op byte, key [4]byte, payload []byte) []byte {
@@ -101,10 +91,10 @@ func (c *wsConn) next() (wsMessage, error) {
 			return wsMessage{}, err
 		}
 		fin, rsv1, op := h.Fin, h.Rsv&wstest.RSV1 != 0, h.Op
-		if op >= wsClose {
+		if op >= opClose {
 			return wsMessage{op: op, payload: payload}, nil
 		}
-		if op != wsCont {
+		if op != opContinuation {
 			msgOp, compressed, msg = op, rsv1, msg[:0]
 		}
 		msg = append(msg, payload...)
