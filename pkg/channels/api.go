@@ -7,6 +7,7 @@ import (
 
 	"github.com/centrifugal/protocol"
 
+	"github.com/xh-control/gateway/internal/glob"
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
@@ -133,7 +134,7 @@ func (n *Node) HistoryRemove(ctx context.Context, channel string) error {
 func (n *Node) Channels(ctx context.Context, pattern string) (map[string]int, error) {
 	out := map[string]int{}
 	n.index.each(func(ch string, subs int) {
-		if pattern == "" || globMatch(pattern, ch) {
+		if pattern == "" || glob.Match(pattern, ch) {
 			out[ch] = subs
 		}
 	})
@@ -351,39 +352,4 @@ func (c *client) serverSubscribe(m *control) {
 	if sub != nil {
 		c.activate(sub)
 	}
-}
-
-// globMatch matches name against a pattern of '*' (any run of bytes) and
-// '?' (one byte).
-func globMatch(pattern, name string) bool {
-	px, nx := 0, 0
-	nextPx, nextNx := 0, 0
-	for px < len(pattern) || nx < len(name) {
-		if px < len(pattern) {
-			switch c := pattern[px]; c {
-			case '*':
-				nextPx, nextNx = px, nx+1
-				px++
-				continue
-			case '?':
-				if nx < len(name) {
-					px++
-					nx++
-					continue
-				}
-			default:
-				if nx < len(name) && name[nx] == c {
-					px++
-					nx++
-					continue
-				}
-			}
-		}
-		if 0 < nextNx && nextNx <= len(name) {
-			px, nx = nextPx, nextNx
-			continue
-		}
-		return false
-	}
-	return true
 }

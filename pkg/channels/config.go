@@ -117,13 +117,3 @@ type Options struct {
 	// intervals when 0 (a tenth of the shortest, 10ms to 1s).
 	TickInterval time.Duration
 }
-
-func tickFor(ds ...time.Duration) time.Duration {
-	tick := time.Second
-	for _, d := range ds {
-		if d > 0 && d/10 < tick {
-			tick = d / 10
-		}
-	}
-	return max(tick, 10*time.Millisecond)
-}

@@ -58,7 +58,7 @@ func NewNode(opts Options) *Node {
 		opts.Logger = zap.NewNop()
 	}
 	if opts.TickInterval <= 0 {
-		opts.TickInterval = tickFor(opts.PingInterval, opts.PongTimeout, opts.StaleCloseDelay)
+		opts.TickInterval = session.TickFor(opts.PingInterval, opts.PongTimeout, opts.StaleCloseDelay)
 	}
 	n := &Node{
 		opts:     opts,

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xh-control/gateway/internal/glob"
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/serverapi"
 )
@@ -267,47 +268,12 @@ func (a apiNode) Channels(ctx context.Context, pattern string) (map[string]int, 
 	}
 	for _, hb := range a.c.live(time.Now()) {
 		for ch, n := range hb.Channels {
-			if pattern == "" || globMatch(pattern, ch) {
+			if pattern == "" || glob.Match(pattern, ch) {
 				out[ch] += n
 			}
 		}
 	}
 	return out, nil
-}
-
-// globMatch matches s against pattern: '*' any run of bytes, '?' one
-// byte, as package channels matches its own channels.
-func globMatch(pattern, s string) bool {
-	px, sx := 0, 0
-	nextPx, nextSx := 0, -1
-	for px < len(pattern) || sx < len(s) {
-		if px < len(pattern) {
-			switch c := pattern[px]; c {
-			case '*':
-				nextPx, nextSx = px, sx+1
-				px++
-				continue
-			case '?':
-				if sx < len(s) {
-					px++
-					sx++
-					continue
-				}
-			default:
-				if sx < len(s) && s[sx] == c {
-					px++
-					sx++
-					continue
-				}
-			}
-		}
-		if nextSx > 0 && nextSx <= len(s) {
-			px, sx = nextPx, nextSx
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // Forward sends p to the node nodeID alone, where the function given to

@@ -14,7 +14,7 @@ import (
 
 // burstMessage is one message of a generated burst.
 type burstMessage struct {
-	op      byte // wsText, wsBinary or wsPing
+	op      byte // opText, opBinary or opPing
 	payload []byte
 }
 
@@ -27,18 +27,18 @@ func genBurst(rng *rand.Rand, frames, maxSize int, deflate bool) (msgs []burstMe
 	for range frames {
 		if rng.IntN(8) == 0 {
 			p := fmt.Appendf(nil, "ping %d", len(msgs))
-			msgs = append(msgs, burstMessage{op: wsPing, payload: p})
-			wire = wsFrame(wire, true, false, wsPing, key, p)
+			msgs = append(msgs, burstMessage{op: opPing, payload: p})
+			wire = wsFrame(wire, true, false, opPing, key, p)
 			continue
 		}
 		size := rng.IntN(maxSize + 1)
 		if rng.IntN(4) != 0 {
 			size = rng.IntN(min(maxSize, 512) + 1) // mostly small, as real traffic
 		}
-		op := byte(wsBinary)
+		op := byte(opBinary)
 		p := make([]byte, size)
 		if rng.IntN(2) == 0 {
-			op = wsText
+			op = opText
 			for i := range p {
 				p[i] = 'a' + byte(rng.IntN(4)) // compressible, valid UTF-8
 			}
@@ -58,7 +58,7 @@ func genBurst(rng *rand.Rand, frames, maxSize int, deflate bool) (msgs []burstMe
 		}
 		for i := range parts {
 			chunk := body[i*len(body)/parts : (i+1)*len(body)/parts]
-			frameOp := byte(wsCont)
+			frameOp := byte(opContinuation)
 			if i == 0 {
 				frameOp = op
 			}
@@ -66,8 +66,8 @@ func genBurst(rng *rand.Rand, frames, maxSize int, deflate bool) (msgs []burstMe
 			wire = wsFrame(wire, i == parts-1, compressed && i == 0, frameOp, key, chunk)
 			if i < parts-1 && rng.IntN(3) == 0 {
 				pp := fmt.Appendf(nil, "ping %d", len(msgs))
-				msgs = append(msgs, burstMessage{op: wsPing, payload: pp})
-				wire = wsFrame(wire, true, false, wsPing, key, pp)
+				msgs = append(msgs, burstMessage{op: opPing, payload: pp})
+				wire = wsFrame(wire, true, false, opPing, key, pp)
 			}
 		}
 	}
@@ -137,7 +137,7 @@ func TestBurstProperty(t *testing.T) {
 			var want []burstMessage
 			lastPing := -1
 			for i, m := range msgs {
-				if m.op == wsPing {
+				if m.op == opPing {
 					lastPing = i
 				} else {
 					want = append(want, m)
@@ -146,8 +146,8 @@ func TestBurstProperty(t *testing.T) {
 			got, pongs, lastPong := 0, 0, ""
 			c.readUntil(30*time.Second, func(m wsMessage) bool {
 				switch m.op {
-				case wsPing: // a heartbeat: not part of the burst
-				case wsPong:
+				case opPing: // a heartbeat: not part of the burst
+				case opPong:
 					pongs++
 					lastPong = string(m.payload)
 				default:

@@ -24,7 +24,7 @@ func (c *wsConn) readUntil(timeout time.Duration, done func(m wsMessage) bool) {
 		if err != nil {
 			c.t.Fatalf("reading replies: %v", err)
 		}
-		if m.op == wsClose {
+		if m.op == opClose {
 			c.t.Fatalf("server closed the connection: %q", m.payload)
 		}
 		if done(m) {
@@ -57,12 +57,12 @@ func TestPipelinedFramesAreAllEchoed(t *testing.T) {
 	const n = 2000
 	var batch []byte
 	for i := range n {
-		batch = wsFrame(batch, true, false, wsText, testKey, fmt.Appendf(nil, "m%d", i))
+		batch = wsFrame(batch, true, false, opText, testKey, fmt.Appendf(nil, "m%d", i))
 	}
 	errc := c.writeAll(batch)
 	i := 0
 	c.readUntil(10*time.Second, func(m wsMessage) bool {
-		if want := fmt.Sprintf("m%d", i); m.op != wsText || string(m.payload) != want {
+		if want := fmt.Sprintf("m%d", i); m.op != opText || string(m.payload) != want {
 			t.Fatalf("reply %d: op %d %q, want text %q", i, m.op, m.payload, want)
 		}
 		i++
@@ -80,16 +80,16 @@ func TestMaxSizeMessageThenPing(t *testing.T) {
 	_, addr := startServer(t, Options{}, handler.Echo{})
 	c := wsDial(t, addr, false)
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	b := wsFrame(nil, true, false, wsBinary, testKey, payload)
-	b = wsFrame(b, true, false, wsPing, testKey, []byte("after"))
+	b := wsFrame(nil, true, false, opBinary, testKey, payload)
+	b = wsFrame(b, true, false, opPing, testKey, []byte("after"))
 	errc := c.writeAll(b)
 	gotEcho := false
 	c.readUntil(10*time.Second, func(m wsMessage) bool {
 		switch {
-		case m.op == wsBinary && bytes.Equal(m.payload, payload) && !gotEcho:
+		case m.op == opBinary && bytes.Equal(m.payload, payload) && !gotEcho:
 			gotEcho = true
 			return false
-		case m.op == wsPong && string(m.payload) == "after" && gotEcho:
+		case m.op == opPong && string(m.payload) == "after" && gotEcho:
 			return true
 		}
 		t.Fatalf("unexpected reply: op %d, %d bytes (echo seen: %v)", m.op, len(m.payload), gotEcho)
@@ -110,21 +110,21 @@ func TestPingFlood(t *testing.T) {
 	const n = 2000
 	var b []byte
 	for i := range n {
-		b = wsFrame(b, true, false, wsPing, testKey, fmt.Appendf(nil, "p%d", i))
+		b = wsFrame(b, true, false, opPing, testKey, fmt.Appendf(nil, "p%d", i))
 	}
-	b = wsFrame(b, true, false, wsText, testKey, []byte("after the pings"))
+	b = wsFrame(b, true, false, opText, testKey, []byte("after the pings"))
 	errc := c.writeAll(b)
 	last, pongs, echoed := -1, 0, false
 	c.readUntil(10*time.Second, func(m wsMessage) bool {
 		switch m.op {
-		case wsPong:
+		case opPong:
 			var k int
 			if _, err := fmt.Sscanf(string(m.payload), "p%d", &k); err != nil || k <= last || k >= n {
 				t.Fatalf("pong %q after pong p%d", m.payload, last)
 			}
 			last = k
 			pongs++
-		case wsText:
+		case opText:
 			if string(m.payload) != "after the pings" {
 				t.Fatalf("echo %q", m.payload)
 			}
@@ -139,11 +139,11 @@ func TestPingFlood(t *testing.T) {
 	}
 	t.Logf("%d pongs for %d pings", pongs, n)
 	// The session is still open and answers.
-	if _, err := c.conn.Write(wsFrame(nil, true, false, wsPing, testKey, []byte("still there"))); err != nil {
+	if _, err := c.conn.Write(wsFrame(nil, true, false, opPing, testKey, []byte("still there"))); err != nil {
 		t.Fatal(err)
 	}
 	c.readUntil(5*time.Second, func(m wsMessage) bool {
-		return m.op == wsPong && string(m.payload) == "still there"
+		return m.op == opPong && string(m.payload) == "still there"
 	})
 }
 
@@ -157,7 +157,7 @@ func TestNonReadingSenderIsHeldByTCP(t *testing.T) {
 		WriteTimeout:  2 * time.Second,
 	}}, handler.Echo{})
 	c := wsDial(t, addr, false)
-	frame := wsFrame(nil, true, false, wsBinary, testKey, make([]byte, 64<<10))
+	frame := wsFrame(nil, true, false, opBinary, testKey, make([]byte, 64<<10))
 	sent, stalled := 0, time.Time{}
 	for stalled.IsZero() || time.Since(stalled) < time.Second {
 		c.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))

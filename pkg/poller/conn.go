@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/xh-control/gateway/internal/iovec"
 	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
 )
@@ -127,7 +128,7 @@ func (c *conn) WriteWait(bufs [][]byte) error {
 			if n == 0 {
 				return false // full again: wait
 			}
-			bufs = advance(bufs, n)
+			bufs = iovec.Advance(bufs, n)
 		}
 		return true
 	})
@@ -171,18 +172,6 @@ func (c *conn) stopWait() {
 	if f != nil {
 		f.Close()
 	}
-}
-
-// advance drops the first n bytes from bufs.
-func advance(bufs [][]byte, n int) [][]byte {
-	for n > 0 && n >= len(bufs[0]) {
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	if n > 0 {
-		bufs[0] = bufs[0][n:]
-	}
-	return bufs
 }
 
 // flushWait writes bufs with netpoll's Flush, which waits for the poller

@@ -166,31 +166,31 @@ func (c *rawClient) readFrame(timeout time.Duration) (serverFrame, error) {
 		if err != nil {
 			return serverFrame{}, err
 		}
-		if h.rsv&^rsv1Bit != 0 || (h.rsv != 0 && !c.deflate) {
-			return serverFrame{}, fmt.Errorf("server set reserved bits %03b", h.rsv)
+		if h.Rsv&^rsv1Bit != 0 || (h.Rsv != 0 && !c.deflate) {
+			return serverFrame{}, fmt.Errorf("server set reserved bits %03b", h.Rsv)
 		}
 		switch {
-		case h.op >= 0x8:
-			if !h.fin || len(payload) > 125 || h.rsv != 0 {
+		case h.Op >= 0x8:
+			if !h.Fin || len(payload) > 125 || h.Rsv != 0 {
 				return serverFrame{}, fmt.Errorf("server sent an invalid control frame %+v", h)
 			}
-			return serverFrame{op: h.op, payload: payload, frames: 1}, nil
-		case h.op == opContinuation:
-			if !inMessage || h.rsv != 0 {
+			return serverFrame{op: h.Op, payload: payload, frames: 1}, nil
+		case h.Op == opContinuation:
+			if !inMessage || h.Rsv != 0 {
 				return serverFrame{}, fmt.Errorf("server sent a bad continuation %+v", h)
 			}
-		case h.op == opText || h.op == opBinary:
+		case h.Op == opText || h.Op == opBinary:
 			if inMessage {
 				return serverFrame{}, errors.New("server interleaved two messages")
 			}
 			inMessage = true
-			msg.op, msg.compressed = h.op, h.rsv == rsv1Bit
+			msg.op, msg.compressed = h.Op, h.Rsv == rsv1Bit
 		default:
-			return serverFrame{}, fmt.Errorf("server sent reserved opcode %d", h.op)
+			return serverFrame{}, fmt.Errorf("server sent reserved opcode %d", h.Op)
 		}
 		msg.payload = append(msg.payload, payload...)
 		msg.frames++
-		if h.fin {
+		if h.Fin {
 			if msg.payload == nil {
 				msg.payload = []byte{}
 			}

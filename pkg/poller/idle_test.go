@@ -70,10 +70,10 @@ func TestIdleConnectionsHoldNoGoroutines(t *testing.T) {
 		br := bufio.NewReader(c)
 		for {
 			h, p, err := readServerFrame(br)
-			if err == nil && h.op == opPing {
+			if err == nil && h.Op == opPing {
 				continue
 			}
-			if err != nil || h.op != opText || !h.fin || string(p) != "ping?" {
+			if err != nil || h.Op != opText || !h.Fin || string(p) != "ping?" {
 				t.Fatalf(
 					"echo after idling: %+v %q %v",
 					h, p, err,

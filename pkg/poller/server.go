@@ -104,21 +104,9 @@ func (o *Options) setDefaults() {
 		o.Session.CompressMin = o.Compression.MinSize
 	}
 	if o.TickInterval <= 0 {
-		o.TickInterval = tickFor(o.HandshakeTimeout, o.Session.PingInterval, o.Session.IdleTimeout,
+		o.TickInterval = session.TickFor(o.HandshakeTimeout, o.Session.PingInterval, o.Session.IdleTimeout,
 			o.Session.WriteTimeout, o.Session.CloseTimeout)
 	}
-}
-
-// tickFor picks a tick a tenth of the shortest timeout (so deadlines are
-// enforced within 10%), between 10ms and 1s.
-func tickFor(timeouts ...time.Duration) time.Duration {
-	tick := time.Second
-	for _, t := range timeouts {
-		if t > 0 && t/10 < tick {
-			tick = t / 10
-		}
-	}
-	return max(tick, 10*time.Millisecond)
 }
 
 // Server is a WebSocket server on netpoll.

@@ -47,7 +47,7 @@ func rss() uint64 {
 // the server hangs up.
 func churn(t testing.TB, addr string, n, conc int) {
 	t.Helper()
-	closeFrame := wsFrame(nil, true, false, wsClose, testKey, []byte{0x03, 0xe8})
+	closeFrame := wsFrame(nil, true, false, opClose, testKey, []byte{0x03, 0xe8})
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
 	for range conc {
@@ -122,7 +122,7 @@ func TestMemoryReturnsAfterSlowConsumerSpike(t *testing.T) {
 		conns[i] = wsDial(t, addr, false)
 	}
 	waitUntil(t, "slow sessions", func() bool { return srv.Hub().Count() == slow })
-	frame := wsFrame(nil, true, false, wsBinary, testKey, make([]byte, 16<<10))
+	frame := wsFrame(nil, true, false, opBinary, testKey, make([]byte, 16<<10))
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Add(1)

@@ -2,81 +2,35 @@ package poller
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xh-control/gateway/internal/wstest"
 )
 
-// This file is a WebSocket client written from RFC 6455 and RFC 7692 in a
-// few lines, independent of pkg/codec, so that the tests of the gateway's
-// read and write path do not share the code they test.
+// This file is a WebSocket client on internal/wstest, which is written from
+// RFC 6455 and RFC 7692 independently of pkg/codec, so that the tests of
+// the gateway's read and write path do not share the code they test.
 
-// Opcodes, RFC 6455 section 5.2.
-const (
-	wsCont   = 0x0
-	wsText   = 0x1
-	wsBinary = 0x2
-	wsClose  = 0x8
-	wsPing   = 0x9
-	wsPong   = 0xA
-)
-
-// wsFrame appends a masked client frame (RFC 6455 section 5.2: FIN, RSV1,
-// opcode; MASK bit and 7/16/64-bit length; masking key; masked payload).
+// wsFrame appends a masked client frame (RFC 6455 section 5.2), RSV1 set
+// when rsv1 is.
 func wsFrame(dst []byte, fin, rsv1 bool, op byte, key [4]byte, payload []byte) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
+	var rsv byte
 	if rsv1 {
-		b0 |= 0x40
+		rsv = wstest.RSV1
 	}
-	switch n := len(payload); {
-	case n <= 125:
-		dst = append(dst, b0, 0x80|byte(n))
-	case n <= 0xFFFF:
-		dst = append(dst, b0, 0x80|126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, b0, 0x80|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	dst = append(dst, key[:]...)
-	start := len(dst)
-	dst = append(dst, payload...)
-	for i := range payload {
-		dst[start+i] ^= key[i&3]
-	}
-	return dst
+	return wstest.AppendFrame(dst, fin, rsv, op, key, payload)
 }
 
 // wsDeflate compresses one message for permessage-deflate with no context
-// takeover: a raw DEFLATE stream, flushed, without its trailing
-// 00 00 FF FF (RFC 7692 section 7.2.1).
-func wsDeflate(p []byte) []byte {
-	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
-	w.Write(p)
-	w.Flush()
-	return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
-}
-
-// wsInflate reverses wsDeflate (RFC 7692 section 7.2.2).
-func wsInflate(p []byte) ([]byte, error) {
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff})))
-	out, err := io.ReadAll(r)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = nil // the stream is flushed, not finished
-	}
-	return out, err
-}
+// takeover (RFC 7692 section 7.2.1).
+func wsDeflate(p []byte) []byte { return wstest.Deflate(p, flate.BestSpeed) }
 
 // wsMessage is what the server sent: a whole data message (reassembled and
 // inflated) or a control frame.
@@ -132,40 +86,15 @@ func (c *wsConn) next() (wsMessage, error) {
 	var msgOp byte
 	var compressed bool
 	for {
-		var h [2]byte
-		if _, err := io.ReadFull(c.br, h[:]); err != nil {
+		h, payload, err := wstest.ReadFrame(c.br, 64<<20)
+		if err != nil {
 			return wsMessage{}, err
 		}
-		fin, rsv1, op := h[0]&0x80 != 0, h[0]&0x40 != 0, h[0]&0x0F
-		if h[1]&0x80 != 0 {
-			return wsMessage{}, errors.New("server frame is masked")
-		}
-		n := uint64(h[1] & 0x7F)
-		switch n {
-		case 126:
-			var l [2]byte
-			if _, err := io.ReadFull(c.br, l[:]); err != nil {
-				return wsMessage{}, err
-			}
-			n = uint64(binary.BigEndian.Uint16(l[:]))
-		case 127:
-			var l [8]byte
-			if _, err := io.ReadFull(c.br, l[:]); err != nil {
-				return wsMessage{}, err
-			}
-			n = binary.BigEndian.Uint64(l[:])
-		}
-		if n > 64<<20 {
-			return wsMessage{}, fmt.Errorf("frame of %d bytes", n)
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(c.br, payload); err != nil {
-			return wsMessage{}, err
-		}
-		if op >= wsClose {
+		fin, rsv1, op := h.Fin, h.Rsv&wstest.RSV1 != 0, h.Op
+		if op >= opClose {
 			return wsMessage{op: op, payload: payload}, nil
 		}
-		if op != wsCont {
+		if op != opContinuation {
 			msgOp, compressed, msg = op, rsv1, msg[:0]
 		}
 		msg = append(msg, payload...)
@@ -176,7 +105,7 @@ func (c *wsConn) next() (wsMessage, error) {
 			if !c.deflate {
 				return wsMessage{}, errors.New("RSV1 without permessage-deflate")
 			}
-			out, err := wsInflate(msg)
+			out, err := wstest.Inflate(msg)
 			if err != nil {
 				return wsMessage{}, err
 			}

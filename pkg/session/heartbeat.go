@@ -8,6 +8,19 @@ import (
 	"github.com/xh-control/gateway/pkg/codec"
 )
 
+// TickFor picks the interval of a periodic check (Hub.Tick, or the channel
+// protocol's timers) that enforces the given timeouts: a tenth of the shortest positive one (so a deadline is enforced within
+// 10% of it), at most 1s and at least 10ms; 1s when none is positive.
+func TickFor(timeouts ...time.Duration) time.Duration {
+	tick := time.Second
+	for _, t := range timeouts {
+		if t > 0 && t/10 < tick {
+			tick = t / 10
+		}
+	}
+	return max(tick, 10*time.Millisecond)
+}
+
 // Tick advances the hub's clock to now and checks every session's timers:
 // it pings sessions silent for the ping interval, closes those silent for
 // the idle timeout, and closes connections past their write or close

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/xh-control/gateway/internal/iovec"
 	"github.com/xh-control/gateway/pkg/codec"
 )
 
@@ -289,25 +290,13 @@ func (s *Session) writeWait(q *queue, done int, start time.Time) {
 	if start.IsZero() {
 		start = time.Now() // every wait is timed; it started about now
 	}
-	err := s.transport.WriteWait(advance(q.bufs, done))
+	err := s.transport.WriteWait(iovec.Advance(q.bufs, done))
 	s.slowSince.Store(0)
 	if err != nil {
 		s.writeFailed(q)
 		return
 	}
 	s.drainAfter(s.written(q, start))
-}
-
-// advance drops the first n bytes from bufs.
-func advance(bufs [][]byte, n int) [][]byte {
-	for n > 0 && n >= len(bufs[0]) {
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	if n > 0 {
-		bufs[0] = bufs[0][n:]
-	}
-	return bufs
 }
 
 // written counts and releases a queue the transport took whole.

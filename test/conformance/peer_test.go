@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/xh-control/gateway/internal/wstest"
 )
 
 // peer is a WebSocket client written from RFC 6455 for this suite.
@@ -83,48 +85,28 @@ func dial(t *testing.T, addr string, headers ...string) *peer {
 	return &peer{t: t, conn: conn, br: br, ext: ext, deflate: strings.Contains(ext, "permessage-deflate")}
 }
 
-// Opcodes and close codes, spelled out independently of the gateway.
+// Opcodes and reserved bits, from internal/wstest: spelled out from RFC
+// 6455 independently of the gateway.
 const (
-	opCont   = 0x0
-	opText   = 0x1
-	opBinary = 0x2
-	opClose  = 0x8
-	opPing   = 0x9
-	opPong   = 0xA
+	opCont   = wstest.OpContinuation
+	opText   = wstest.OpText
+	opBinary = wstest.OpBinary
+	opClose  = wstest.OpClose
+	opPing   = wstest.OpPing
+	opPong   = wstest.OpPong
 
-	rsv1 = 0x4
-	rsv2 = 0x2
-	rsv3 = 0x1
+	rsv1 = wstest.RSV1
+	rsv2 = wstest.RSV2
+	rsv3 = wstest.RSV3
 )
 
-// frame encodes one masked client frame. rsv holds the three reserved bits
-// (rsv1 = 4, rsv2 = 2, rsv3 = 1).
+// frame encodes one client frame with a fresh random mask. rsv holds the
+// three reserved bits (rsv1 = 4, rsv2 = 2, rsv3 = 1).
 func frame(fin bool, rsv, op byte, payload []byte) []byte {
-	b0 := rsv<<4 | op
-	if fin {
-		b0 |= 0x80
-	}
-	out := []byte{b0}
-	switch n := len(payload); {
-	case n < 126:
-		out = append(out, 0x80|byte(n))
-	case n <= 0xFFFF:
-		out = binary.BigEndian.AppendUint16(append(out, 0x80|126), uint16(n))
-	default:
-		out = binary.BigEndian.AppendUint64(append(out, 0x80|127), uint64(n))
-	}
-	var mask [4]byte
-	rand.Read(mask[:])
-	out = append(out, mask[:]...)
-	for i, c := range payload {
-		out = append(out, c^mask[i%4])
-	}
-	return out
+	return wstest.AppendFrame(nil, fin, rsv, op, wstest.RandomKey(), payload)
 }
 
-func closeBody(code int, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
-}
+func closeBody(code int, reason string) []byte { return wstest.ClosePayload(code, reason) }
 
 func (p *peer) send(b ...[]byte) {
 	p.t.Helper()
@@ -173,21 +155,11 @@ func (p *peer) message(op byte, payload []byte, fragment int, compress bool) []b
 	return out
 }
 
-// deflate compresses a message as RFC 7692 section 7.2.1 says: a sync flush,
-// then the trailing 00 00 ff ff removed. No context takeover: every message
-// starts afresh, as the gateway demands.
-func deflate(p []byte) []byte {
-	var b bytes.Buffer
-	w, _ := flate.NewWriter(&b, flate.DefaultCompression)
-	w.Write(p)
-	w.Flush()
-	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
-}
+// deflate compresses a message as RFC 7692 section 7.2.1 says. No context
+// takeover: every message starts afresh, as the gateway demands.
+func deflate(p []byte) []byte { return wstest.Deflate(p, flate.DefaultCompression) }
 
-func inflate(p []byte) ([]byte, error) {
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
-	return io.ReadAll(r)
-}
+func inflate(p []byte) ([]byte, error) { return wstest.Inflate(p) }
 
 // rawFrame is one frame from the server.
 type rawFrame struct {
@@ -202,38 +174,15 @@ type rawFrame struct {
 // was negotiated.
 func (p *peer) readFrame(timeout time.Duration) (rawFrame, error) {
 	p.conn.SetReadDeadline(time.Now().Add(timeout))
-	var hdr [2]byte
-	if _, err := io.ReadFull(p.br, hdr[:]); err != nil {
-		return rawFrame{}, err
-	}
-	f := rawFrame{fin: hdr[0]&0x80 != 0, rsv: (hdr[0] >> 4) & 7, op: hdr[0] & 0xF}
-	if hdr[1]&0x80 != 0 {
-		return f, errors.New("server sent a masked frame")
+	h, payload, err := wstest.ReadFrame(p.br, 64<<20)
+	f := rawFrame{fin: h.Fin, rsv: h.Rsv, op: h.Op, payload: payload}
+	if err != nil {
+		return f, err
 	}
 	if f.rsv&^rsv1 != 0 || (f.rsv == rsv1 && !p.deflate) {
 		return f, fmt.Errorf("server set reserved bits %03b", f.rsv)
 	}
-	n := uint64(hdr[1] & 0x7F)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(p.br, b[:]); err != nil {
-			return f, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(p.br, b[:]); err != nil {
-			return f, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > 64<<20 {
-		return f, fmt.Errorf("server announced %d bytes", n)
-	}
-	f.payload = make([]byte, n)
-	_, err := io.ReadFull(p.br, f.payload)
-	return f, err
+	return f, nil
 }
 
 // event is what the application of a client sees: a whole message, a
@@ -375,22 +324,7 @@ func (p *peer) expectCompressed(op byte, payload []byte) {
 }
 
 // diff describes the first difference between got and want, briefly.
-func diff(got, want []byte) string {
-	if bytes.Equal(got, want) {
-		return "payloads equal"
-	}
-	i := 0
-	for i < len(got) && i < len(want) && got[i] == want[i] {
-		i++
-	}
-	show := func(p []byte) string {
-		if i >= len(p) {
-			return "(end)"
-		}
-		return fmt.Sprintf("%q", p[i:min(i+16, len(p))])
-	}
-	return fmt.Sprintf("%d bytes, want %d; first difference at byte %d: got %s, want %s", len(got), len(want), i, show(got), show(want))
-}
+func diff(got, want []byte) string { return wstest.Diff(got, want) }
 
 func (p *peer) expectPong(payload []byte) {
 	p.t.Helper()
