@@ -368,11 +368,14 @@ func TestShutdownSpread(t *testing.T) {
 	for _, a := range arrivals {
 		quarters[min(3, int(a.Sub(start)*4/spread))]++
 	}
-	for q, k := range quarters {
-		if k < n/4-4 || k > n/4+4 {
+	// Arrivals are read on a loaded machine by goroutines that may be
+	// scheduled late: the bound tolerates a quarter's closes slipping into
+	// the next, and still fails closes that come together (all 40 in one
+	// quarter) or leave a quarter empty.
+	for _, k := range quarters {
+		if k < n/4-7 || k > n/4+7 {
 			t.Fatalf("closes per quarter of the spread %v, want ~%d each", quarters, n/4)
 		}
-		_ = q
 	}
 }
 
