@@ -322,6 +322,10 @@ func (r *request) parseRequestLine(line []byte) error {
 			// RFC 9110 section 4.2.4: userinfo is an error.
 			return requestError("request-target needs an authority without userinfo")
 		}
+		if !validHost(authority) {
+			// It stands in for Host (RFC 9112 section 3.2.2): the same rule.
+			return requestError("invalid authority in the request-target")
+		}
 		r.absolute = true
 		target = rest[len(authority):]
 	}
@@ -337,6 +341,11 @@ func (r *request) parseRequestLine(line []byte) error {
 
 var rootPath = []byte("/")
 
+// validHost reports whether a Host value (or an absolute-form target's
+// authority, which stands in for it) has none of the characters that cannot
+// appear in a uri-host[:port] or that would split it.
+func validHost(v []byte) bool { return !bytes.ContainsAny(v, " \t,/?#@\\") }
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func (r *request) header(name, value []byte) error {
@@ -345,7 +354,7 @@ func (r *request) header(name, value []byte) error {
 		if r.hostSeen {
 			return requestError("Host appears more than once (RFC 9112 section 3.2)")
 		}
-		if bytes.ContainsAny(value, " \t,/?#@\\") {
+		if !validHost(value) {
 			return requestError("invalid Host value")
 		}
 		r.host, r.hostSeen = value, true
