@@ -29,6 +29,11 @@ type indexShard struct {
 type channelEntry struct {
 	name string
 	subs []*subscription
+	// top and epoch are the stream position of the last publication this
+	// node delivered in the channel. Only the channel's deliveries touch
+	// them, and an engine never runs two of those at once.
+	top   uint64
+	epoch string
 }
 
 func (ix *subscriberIndex) init() {
@@ -120,7 +125,7 @@ var fanOutPool = sync.Pool{New: func() any { return new(fanOut) }}
 // deliver sends push, built by mk, to the channel's subscribers that want
 // it: it is encoded once per encoding and the same frame bytes go into
 // every queue. Subscriptions that are not live yet get the event queued.
-func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
+func (n *Node) deliver(ch string, ev event, epoch string, mk func() *protocol.Push) {
 	sh := n.index.shard(ch)
 	sh.mu.RLock()
 	e := sh.channels[ch]
@@ -128,9 +133,21 @@ func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
 		sh.mu.RUnlock()
 		return
 	}
+	gap := ev.pub != nil && ev.pub.Offset != 0 && e.top != 0 && epoch == e.epoch && ev.pub.Offset > e.top+1
+	if ev.pub != nil && ev.pub.Offset != 0 && (ev.pub.Offset > e.top || epoch != e.epoch) {
+		e.top, e.epoch = ev.pub.Offset, epoch
+	}
+	var stale []*subscription
 	fo := fanOutPool.Get().(*fanOut)
 	for _, sub := range e.subs {
 		if ev.pub == nil && sub.flags&flagPushJoinLeave == 0 {
+			continue
+		}
+		if gap && sub.flags&flagRecoverable != 0 && sub.active.Load() {
+			// This node missed publications of the stream (its engine
+			// lost them, e.g. while NATS was away): a recoverable
+			// subscriber must not skip them silently.
+			stale = append(stale, sub)
 			continue
 		}
 		if !sub.active.Load() {
@@ -174,6 +191,10 @@ func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
 		}
 	}
 	sh.mu.RUnlock()
+	if len(stale) > 0 {
+		n.metrics.InsufficientState.Add(uint64(len(stale)))
+		go n.resubscribeStale(ch, stale) // takes the index lock, and may publish leaves
+	}
 	clear(fo.json)
 	clear(fo.proto)
 	fo.json, fo.proto, fo.hub = fo.json[:0], fo.proto[:0], nil
@@ -182,23 +203,43 @@ func (n *Node) deliver(ch string, ev event, mk func() *protocol.Push) {
 
 // HandlePublication implements broker.EventHandler.
 func (n *Node) HandlePublication(ch string, pub *broker.Publication, sp broker.StreamPosition) {
-	n.deliver(ch, event{pub: pub}, func() *protocol.Push {
+	n.deliver(ch, event{pub: pub}, sp.Epoch, func() *protocol.Push {
 		return &protocol.Push{Channel: ch, Pub: toProtoPub(pub)}
 	})
 }
 
 // HandleJoin implements broker.EventHandler.
 func (n *Node) HandleJoin(ch string, info *broker.ClientInfo) {
-	n.deliver(ch, event{info: info}, func() *protocol.Push {
+	n.deliver(ch, event{info: info}, "", func() *protocol.Push {
 		return &protocol.Push{Channel: ch, Join: &protocol.Join{Info: toProtoInfo(info)}}
 	})
 }
 
 // HandleLeave implements broker.EventHandler.
 func (n *Node) HandleLeave(ch string, info *broker.ClientInfo) {
-	n.deliver(ch, event{info: info, leave: true}, func() *protocol.Push {
+	n.deliver(ch, event{info: info, leave: true}, "", func() *protocol.Push {
 		return &protocol.Push{Channel: ch, Leave: &protocol.Leave{Info: toProtoInfo(info)}}
 	})
+}
+
+// resubscribeStale makes subscribers that missed publications recover them,
+// as Centrifuge does on a detected gap: a client-side subscription gets an
+// unsubscribe push 2500 "insufficient state", on which the SDKs resubscribe
+// from their last offset (and recover the gap from history); a server-side
+// one cannot be resubscribed by the client, so its connection is closed
+// with 3010 "insufficient state" (the SDKs reconnect and recover).
+func (n *Node) resubscribeStale(ch string, subs []*subscription) {
+	for _, sub := range subs {
+		c := sub.c
+		if sub.flags&flagServerSide != 0 {
+			c.disconnect(DisconnectInsufficientState)
+			continue
+		}
+		if c.unsubscribeChannel(ch) {
+			c.sendReply(&protocol.Reply{Push: &protocol.Push{Channel: ch,
+				Unsubscribe: &protocol.Unsubscribe{Code: 2500, Reason: "insufficient state"}}})
+		}
+	}
 }
 
 func toProtoPub(p *broker.Publication) *protocol.Publication {

@@ -23,6 +23,9 @@ type Metrics struct {
 	Recoveries       metric.Counter
 	RecoveryFailures metric.Counter
 	Panics           metric.Counter
+	// InsufficientState counts subscribers sent to recover a gap in a
+	// channel's stream that this node missed (unsubscribe 2500 or 3010).
+	InsufficientState metric.Counter
 
 	commands      sync.Map // labelPair -> *metric.Counter
 	tokenFailures sync.Map
@@ -51,6 +54,7 @@ var metricHelp = []struct {
 	{"subscriptions", "Subscriptions on this node.", nil},
 	{"publications_in_total", "Publications accepted from clients and the server API.", nil},
 	{"publications_out_total", "Publications queued to subscribers.", nil},
+	{"insufficient_state_total", "Subscribers told to recover publications this node missed (unsubscribe 2500, or close 3010 for server-side subscriptions).", nil},
 	{"recoveries_total", "Subscriptions recovered from history, by result.", []string{"result"}},
 	{"commands_total", "Client commands, by method and result (ok, an error code, or what closed the connection).", []string{"method", "result"}},
 	{"token_failures_total", "Rejected tokens, by command and reason.", []string{"command", "reason"}},
@@ -110,6 +114,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge("subscriptions", m.Subscriptions.Load())
 	counter("publications_in_total", m.PublicationsIn.Load())
 	counter("publications_out_total", m.PublicationsOut.Load())
+	counter("insufficient_state_total", m.InsufficientState.Load())
 	counter("recoveries_total", m.Recoveries.Load(), "recovered")
 	counter("recoveries_total", m.RecoveryFailures.Load(), "failed")
 	counter("panics_total", m.Panics.Load())
