@@ -65,12 +65,17 @@ func (p serverProbe) sample() (serverSample, error) {
 	return s, nil
 }
 
-// settled samples until RSS changes by less than 1% over a second, or
-// max passes: right after connections open the server still has garbage
-// and untouched buffers settling.
+// settled samples until RSS changes by less than 1% in each of three
+// consecutive seconds, or max passes: right after connections open the
+// server still has garbage and untouched buffers settling, and a runtime
+// (or the gateway's reclaim after a connection surge) may return memory a
+// second or two after the count stopped changing. The same rule applies to
+// every server measured.
 func (p serverProbe) settled(max time.Duration) serverSample {
+	const stableSeconds = 3
 	deadline := time.Now().Add(max)
 	prev, _ := p.sample()
+	stable := 0
 	for time.Now().Before(deadline) {
 		time.Sleep(time.Second)
 		cur, err := p.sample()
@@ -82,9 +87,14 @@ func (p serverProbe) settled(max time.Duration) serverSample {
 			diff = -diff
 		}
 		if float64(diff) < 0.01*float64(prev.RSSKiB) {
-			return cur
+			stable++
+		} else {
+			stable = 0
 		}
 		prev = cur
+		if stable >= stableSeconds {
+			return cur
+		}
 	}
 	return prev
 }

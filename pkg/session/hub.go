@@ -98,6 +98,8 @@ type Hub struct {
 	backlogged   atomic.Int64 // sessions whose queue is past its high-water mark
 	backlogPeak  atomic.Int64 // their peak since the last reclaim
 	sessionPeak  int64        // open sessions' peak since the last reclaim; tick only
+	sessionLow   int64        // and their low; tick only
+	lastCount    int64        // open sessions at the last tick; tick only
 	quietSince   int64        // since when a spike is over; tick only
 	reclaimedAt  int64        // when the last spike was reclaimed; tick only
 	followUp     int          // reclaimFollowUps done for it; tick only

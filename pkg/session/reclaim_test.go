@@ -97,3 +97,42 @@ func TestReclaimOncePerSpike(t *testing.T) {
 		t.Fatalf("Reclaims counter %d, want 2", h.Stats().Reclaims.Load())
 	}
 }
+
+// TestReclaimAfterConnectionSurge: a surge of sessions (a reconnect storm)
+// is reclaimed once the count has stayed put for reclaimQuiet; a steady
+// count with churn, or a small rise, is not.
+func TestReclaimAfterConnectionSurge(t *testing.T) {
+	h := NewHub(Options{}, &recorder{})
+	var frees atomic.Int32
+	h.freeOSMemory = func() { frees.Add(1) }
+	now := time.Now()
+	tick := func(d time.Duration) { now = now.Add(d); h.Tick(now) }
+	open := func(n int) {
+		for range n {
+			newTestSession(h)
+		}
+	}
+	open(99) // one short of reclaimMinSessions
+	for range 5 {
+		tick(time.Second)
+	}
+	if n := frees.Load(); n != 0 {
+		t.Fatalf("%d collections after a rise of 99", n)
+	}
+	open(150)                    // 249 from a low of 0
+	tick(100 * time.Millisecond) // rising: not settled
+	tick(100 * time.Millisecond) // settled from here
+	if n := frees.Load(); n != 0 {
+		t.Fatal("collected before the count stayed put for reclaimQuiet")
+	}
+	tick(reclaimQuiet)
+	waitFor(t, "a collection after the surge", func() bool { return frees.Load() == 1 })
+	// From the new low of 249, another 150 is not twice as many.
+	open(150)
+	for range 30 {
+		tick(time.Second)
+	}
+	if n := frees.Load(); n != 3 { // the surge's two follow-ups, nothing for the rise
+		t.Fatalf("%d collections, want 3", n)
+	}
+}
