@@ -12,12 +12,8 @@ func (h *Hub) SendFrameAll(sessions []*Session, f *Frame) int {
 	batch := getSnapshot()
 	defer putSnapshot(batch)
 	for _, s := range sessions {
-		start, err := s.sendFrame(f, false)
-		if err == nil {
+		if h.fanOut(s, f, batch) {
 			delivered++
-		}
-		if start {
-			*batch = append(*batch, s)
 		}
 	}
 	h.schedule(*batch)

@@ -193,21 +193,28 @@ func (h *Hub) BroadcastFrame(f *Frame) int {
 	batch := getSnapshot()
 	defer putSnapshot(batch)
 	h.registry.Range(func(s *Session) bool {
-		start, err := s.sendFrame(f, false)
-		if err == nil {
+		if h.fanOut(s, f, batch) {
 			delivered++
-		}
-		if start {
-			*batch = append(*batch, s)
-			if len(*batch) == 256 { // keep the flushers busy during a large broadcast
-				h.schedule(*batch)
-				*batch = (*batch)[:0]
-			}
 		}
 		return true
 	})
 	h.schedule(*batch)
 	return delivered
+}
+
+// fanOut queues f on s and adds s to batch when it needs a writer; a full
+// batch is handed to the flushers at once, to keep them busy during a large
+// fan-out. It reports whether s accepted f.
+func (h *Hub) fanOut(s *Session, f *Frame, batch *[]*Session) bool {
+	start, err := s.sendFrame(f, false)
+	if start {
+		*batch = append(*batch, s)
+		if len(*batch) == 256 {
+			h.schedule(*batch)
+			*batch = (*batch)[:0]
+		}
+	}
+	return err == nil
 }
 
 // CloseAll starts the closing handshake on every open session.
