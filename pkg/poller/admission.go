@@ -244,6 +244,8 @@ func (w *waiter) release() {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	if c.admit.w.CompareAndSwap(w, nil) && c.state.Load() == connHandshake {
+		// upgrade reads the raw head (Endpoint.KeepHeaders) and frees it.
+		c.head, w.head = w.head, nil
 		c.upgrade(&w.req, w.epi, w.ep, nil)
 	}
 	if w.head != nil {

@@ -423,3 +423,32 @@ func TestQueuedClientsLeavingAroundTheirSlot(t *testing.T) {
 	}
 	t.Logf("%d of %d clients were upgraded before they hung up", opened, n)
 }
+
+// TestQueuedHandshakeKeepsHeaders: a handshake that waited for its pacer
+// slot hands its endpoint the kept headers like one upgraded at once.
+func TestQueuedHandshakeKeepsHeaders(t *testing.T) {
+	got := make(chan string, 2)
+	noop := session.HandlerFuncs{}
+	srv, addr := startServer(t, Options{Path: "/other", HandshakeRate: 10, HandshakeBurst: 1, HandshakeQueue: time.Second,
+		Endpoints: []Endpoint{{Path: "/ws", Handler: noop, KeepHeaders: []string{"cookie"},
+			OnHeaders: func(_ *session.Session, h http.Header) { got <- h.Get("Cookie") }}}}, noop)
+	a := dialRaw(t, addr)
+	a.upgrade("/ws", "Cookie: first=1\r\n")
+	if c := <-got; c != "first=1" {
+		t.Fatalf("direct handshake kept Cookie %q, want %q", c, "first=1")
+	}
+	b := dialRaw(t, addr)
+	b.send(handshakeRequest("/ws", "Cookie: second=2\r\n"))
+	waitUntil(t, "the second handshake queued", func() bool { return srv.HandshakesQueued() == 1 })
+	if resp, body := b.response(); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("queued handshake: %s %q", resp.Status, body)
+	}
+	select {
+	case c := <-got:
+		if c != "second=2" {
+			t.Fatalf("queued handshake kept Cookie %q, want %q", c, "second=2")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("queued handshake: OnHeaders not called")
+	}
+}

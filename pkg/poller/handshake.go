@@ -163,7 +163,7 @@ func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) 
 		c.feed(early)
 		c.sess.EndDispatch()
 	}
-	if c.head != nil { // a released waiter's head is its own
+	if c.head != nil {
 		putBuffer(c.head) // early bytes were delivered; handlers copied what they keep
 		c.head = nil
 	}
