@@ -11,8 +11,11 @@ import (
 // that ask for headers (Endpoint.KeepHeaders) pay for this scan.
 func keptHeaders(head []byte, names []string) http.Header {
 	var h http.Header
-	lines := bytes.Split(head, []byte("\r\n"))
-	for _, line := range lines[min(1, len(lines)):] { // skip the request line
+	crlf := []byte("\r\n")
+	_, rest, _ := bytes.Cut(head, crlf) // skip the request line
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, crlf)
 		if len(line) == 0 {
 			break // end of the head
 		}
