@@ -73,7 +73,7 @@ func need(t *testing.T, ok bool, what, install string) {
 }
 
 // runClient runs an external client and checks every JSON line it reports.
-func runClient(t *testing.T, dir string, name string, args ...string) {
+func runClient(t *testing.T, want int, dir string, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -114,10 +114,10 @@ func runClient(t *testing.T, dir string, name string, args ...string) {
 			err,
 		)
 	}
-	if checks < 6 {
+	if checks != want {
 		t.Fatalf(
-			"client reported only %d checks",
-			checks,
+			"client reported %d checks, want %d",
+			checks, want,
 		)
 	}
 }
@@ -137,7 +137,7 @@ func python() string {
 func TestPythonWebsockets(t *testing.T) {
 	py := python()
 	need(t, py != "", "python3 with the websockets module", "apt-get install python3-websockets")
-	runClient(t, filepath.Join(repoRoot, "test", "interop", "python"), py, "client.py", "ws://"+gatewayAddr+"/ws")
+	runClient(t, 7, filepath.Join(repoRoot, "test", "interop", "python"), py, "client.py", "ws://"+gatewayAddr+"/ws")
 }
 
 func nodeModules(pkg string) bool {
@@ -149,7 +149,7 @@ func TestNodeWs(t *testing.T) {
 	_, err := exec.LookPath("node")
 	need(t, err == nil, "node", "apt-get install nodejs (Node 18 or later)")
 	need(t, nodeModules("ws"), "the ws package", "npm ci --prefix test/interop/node")
-	runClient(t, filepath.Join(repoRoot, "test", "interop", "node"), "node", "client.mjs", "ws://"+gatewayAddr+"/ws")
+	runClient(t, 7, filepath.Join(repoRoot, "test", "interop", "node"), "node", "client.mjs", "ws://"+gatewayAddr+"/ws")
 }
 
 func TestChromiumDemoPage(t *testing.T) {
@@ -171,7 +171,7 @@ func TestChromiumDemoPage(t *testing.T) {
 	}
 	shot := filepath.Join(artifacts, "demo-page.png")
 	os.Remove(shot)
-	runClient(t, filepath.Join(repoRoot, "test", "interop", "node"), "node", "browser.mjs", "http://"+gatewayAddr+"/echo", shot, chromium)
+	runClient(t, 10, filepath.Join(repoRoot, "test", "interop", "node"), "node", "browser.mjs", "http://"+gatewayAddr+"/echo", shot, chromium)
 	if st, err := os.Stat(shot); err != nil || st.Size() < 1000 {
 		t.Fatalf(
 			"no screenshot at %s: %v",
