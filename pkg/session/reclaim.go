@@ -56,10 +56,10 @@ const reclaimQuiet = time.Second
 // the first collection can run while the spike's last buffers are still
 // referenced (connections closing on the worker pool, netpoll releasing
 // held input), and an idle process may then not collect again for a long
-// time, its heap goal set by that collection. Seen in one run (no
-// committed command reproduces it): with only the first, RSS stayed at
-// 130-160 MiB 30 s after a 290 MiB spike, 15 MiB before it. Bounded:
-// three collections a spike, never a timer.
+// time, its heap goal set by that collection. With only the first,
+// TestMemoryReturnsAfterSlowConsumerSpike (pkg/poller) failed in two runs
+// here: RSS 134 and 162 MiB 30 s after spikes of 384 and 295 MiB, 15 MiB
+// before them. Bounded: three collections a spike, never a timer.
 var reclaimFollowUps = [...]time.Duration{5 * time.Second, 15 * time.Second}
 
 // backlogStarted and backlogEnded count sessions crossing the high- and
