@@ -334,13 +334,7 @@ func (c *client) serverSubscribe(m *control) {
 	if m.RecoverSince != nil {
 		req.Recover, req.Offset, req.Epoch = true, m.RecoverSince.Offset, m.RecoverSince.Epoch
 	}
-	var o *Override
-	if m.Override != nil {
-		o = &Override{Presence: m.Override.Presence, JoinLeave: m.Override.JoinLeave,
-			ForcePushJoinLeave: m.Override.ForcePushJoinLeave, ForceRecovery: m.Override.ForceRecovery,
-			ForcePositioning: m.Override.ForcePositioning}
-	}
-	res, err := c.subscribeGranted(req, &grant{info: m.Info, data: m.Data, override: o, expireAt: m.ExpireAt, serverSide: true}, nil)
+	res, err := c.subscribeGranted(req, &grant{info: m.Info, data: m.Data, override: m.Override, expireAt: m.ExpireAt, serverSide: true}, nil)
 	if err != nil {
 		return
 	}
