@@ -194,18 +194,6 @@ func (n *Node) Refresh(ctx context.Context, req serverapi.RefreshRequest) error 
 		Expired: req.Expired, ExpireAt: req.ExpireAt, Info: req.Info})
 }
 
-// Kick closes one session of the endpoint with a protocol disconnect; it
-// reports whether the session was connected here. The raw /api/v1 kick and
-// the server API's disconnect share it.
-func (n *Node) Kick(id session.ID, d *Disconnect) bool {
-	c := n.clients.get(id)
-	if c == nil {
-		return false
-	}
-	c.disconnect(d)
-	return true
-}
-
 // SendMessage sends an asynchronous message push (protocol Message) to
 // one session of the endpoint; it reports whether the session was here.
 func (n *Node) SendMessage(id session.ID, data []byte) bool {
