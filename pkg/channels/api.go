@@ -194,18 +194,6 @@ func (n *Node) Refresh(ctx context.Context, req serverapi.RefreshRequest) error 
 		Expired: req.Expired, ExpireAt: req.ExpireAt, Info: req.Info})
 }
 
-// Kick closes one session of the endpoint with a protocol disconnect; it
-// reports whether the session was connected here. The raw /api/v1 kick and
-// the server API's disconnect share it.
-func (n *Node) Kick(id session.ID, d *Disconnect) bool {
-	c := n.clients.get(id)
-	if c == nil {
-		return false
-	}
-	c.disconnect(d)
-	return true
-}
-
 // SendMessage sends an asynchronous message push (protocol Message) to
 // one session of the endpoint; it reports whether the session was here.
 func (n *Node) SendMessage(id session.ID, data []byte) bool {
@@ -334,13 +322,7 @@ func (c *client) serverSubscribe(m *control) {
 	if m.RecoverSince != nil {
 		req.Recover, req.Offset, req.Epoch = true, m.RecoverSince.Offset, m.RecoverSince.Epoch
 	}
-	var o *Override
-	if m.Override != nil {
-		o = &Override{Presence: m.Override.Presence, JoinLeave: m.Override.JoinLeave,
-			ForcePushJoinLeave: m.Override.ForcePushJoinLeave, ForceRecovery: m.Override.ForceRecovery,
-			ForcePositioning: m.Override.ForcePositioning}
-	}
-	res, err := c.subscribeGranted(req, &grant{info: m.Info, data: m.Data, override: o, expireAt: m.ExpireAt, serverSide: true}, nil)
+	res, err := c.subscribeGranted(req, &grant{info: m.Info, data: m.Data, override: m.Override, expireAt: m.ExpireAt, serverSide: true}, nil)
 	if err != nil {
 		return
 	}

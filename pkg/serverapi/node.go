@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/xh-control/gateway/pkg/auth"
 	"github.com/xh-control/gateway/pkg/broker"
 )
 
@@ -53,14 +54,9 @@ type PublishOptions struct {
 type StreamPosition = broker.StreamPosition
 
 // Override is the subscribe override object: each field, when not nil,
-// replaces the namespace option (JSON {"value": bool}).
-type Override struct {
-	Presence           *bool
-	JoinLeave          *bool
-	ForcePushJoinLeave *bool
-	ForceRecovery      *bool
-	ForcePositioning   *bool
-}
+// replaces the namespace option (JSON {"value": bool}). The same type as a
+// token's override, so the node applies both alike.
+type Override = auth.Override
 
 // SubscribeRequest is the subscribe method's request.
 type SubscribeRequest struct {
