@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -58,12 +59,15 @@ func (b *batch) flush() {
 // appendReply appends r to dst in the connection's encoding.
 func appendReply(dst []byte, r *protocol.Reply, protobuf bool) ([]byte, error) {
 	if protobuf {
-		p, err := r.MarshalCF()
-		if err != nil {
-			return dst, err
+		// Marshalled in place: no intermediate slice per reply.
+		start, size := len(dst), r.SizeCF()
+		dst = binary.AppendUvarint(dst, uint64(size))
+		dst = slices.Grow(dst, size)
+		n := len(dst)
+		if _, err := r.MarshalToSizedBufferCF(dst[n : n+size]); err != nil {
+			return dst[:start], err
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(p)))
-		return append(dst, p...), nil
+		return dst[:n+size], nil
 	}
 	p, err := jsonReplyEncoder.Encode(r)
 	if err != nil {
