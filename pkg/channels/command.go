@@ -100,12 +100,15 @@ func (c *client) handleFrame(data []byte) {
 		c.reject(b, DisconnectBadRequest, "empty message")
 		return
 	}
-	var dec protocol.CommandDecoder
+	pt := protocol.TypeJSON
 	if c.protobuf {
-		dec = protocol.NewProtobufCommandDecoder(data)
-	} else {
-		dec = protocol.NewJSONCommandDecoder(data)
+		pt = protocol.TypeProtobuf
 	}
+	dec := protocol.GetCommandDecoder(pt, data)
+	defer func() {
+		_ = dec.Reset(nil) // the pool must not keep the frame alive
+		protocol.PutCommandDecoder(pt, dec)
+	}()
 	for i := 0; ; i++ {
 		cmd, err := dec.Decode()
 		if cmd != nil {
