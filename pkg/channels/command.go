@@ -155,20 +155,25 @@ func (c *client) reject(b *batch, d *Disconnect, why string) {
 // violations (reference section 2.4).
 func (c *client) dispatch(cmd *protocol.Command, b *batch) *Disconnect {
 	c.mu.Lock()
-	holding := c.holding
+	holding, state := c.holding, c.state
 	c.mu.Unlock()
 	if holding {
 		return errHold
 	}
-	return c.run(cmd, b)
+	return c.runIn(state, cmd, b)
 }
 
-// run runs one command; dispatch, or the connect proxy's call for the
-// commands it held.
+// run runs one command; the connect proxy's call for the commands it held.
 func (c *client) run(cmd *protocol.Command, b *batch) *Disconnect {
 	c.mu.Lock()
 	state := c.state
 	c.mu.Unlock()
+	return c.runIn(state, cmd, b)
+}
+
+// runIn runs one command in state, read with the client's lock by the
+// caller (one lock per command on dispatch's path).
+func (c *client) runIn(state clientState, cmd *protocol.Command, b *batch) *Disconnect {
 	if state == stateFailed || state == stateClosed {
 		return nil // after a connect error nothing more is read
 	}
