@@ -89,23 +89,23 @@ func engineError(err error) *Error {
 }
 
 // presencePermission checks presence and presence_stats (reference 7).
-func (c *client) presencePermission(ch string) (*ChannelOptions, *Error) {
+func (c *client) presencePermission(ch string) *Error {
 	n := c.node
 	opts, err := n.resolve(ch)
 	if err != nil {
-		return nil, asError(err)
+		return asError(err)
 	}
 	if !opts.Presence || n.presence == nil {
-		return nil, ErrorNotAvailable
+		return ErrorNotAvailable
 	}
 	c.mu.Lock()
 	user, subscribed := c.user, c.subs.get(ch) != nil
 	c.mu.Unlock()
 	if !((opts.AllowPresenceForClient || opts.AllowPresenceForSubscriber && subscribed) &&
 		(user != "" || opts.AllowPresenceForAnonymous)) {
-		return nil, ErrorPermissionDenied
+		return ErrorPermissionDenied
 	}
-	return opts, nil
+	return nil
 }
 
 func (c *client) presenceCmd(id uint32, req *protocol.PresenceRequest, b *batch) *Disconnect {
@@ -142,7 +142,7 @@ func (c *client) presenceReply(cmd string, id uint32, ch string, b *batch, resul
 		n.metrics.command(cmd, "bad_request")
 		return DisconnectBadRequest
 	}
-	_, e := c.presencePermission(ch)
+	e := c.presencePermission(ch)
 	if e == nil {
 		r, err := result()
 		if err == nil {
