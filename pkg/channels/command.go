@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -58,12 +59,15 @@ func (b *batch) flush() {
 // appendReply appends r to dst in the connection's encoding.
 func appendReply(dst []byte, r *protocol.Reply, protobuf bool) ([]byte, error) {
 	if protobuf {
-		p, err := r.MarshalCF()
-		if err != nil {
-			return dst, err
+		// Marshalled in place: no intermediate slice per reply.
+		start, size := len(dst), r.SizeCF()
+		dst = binary.AppendUvarint(dst, uint64(size))
+		dst = slices.Grow(dst, size)
+		n := len(dst)
+		if _, err := r.MarshalToSizedBufferCF(dst[n : n+size]); err != nil {
+			return dst[:start], err
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(p)))
-		return append(dst, p...), nil
+		return dst[:n+size], nil
 	}
 	p, err := jsonReplyEncoder.Encode(r)
 	if err != nil {
@@ -96,12 +100,15 @@ func (c *client) handleFrame(data []byte) {
 		c.reject(b, DisconnectBadRequest, "empty message")
 		return
 	}
-	var dec protocol.CommandDecoder
+	pt := protocol.TypeJSON
 	if c.protobuf {
-		dec = protocol.NewProtobufCommandDecoder(data)
-	} else {
-		dec = protocol.NewJSONCommandDecoder(data)
+		pt = protocol.TypeProtobuf
 	}
+	dec := protocol.GetCommandDecoder(pt, data)
+	defer func() {
+		_ = dec.Reset(nil) // the pool must not keep the frame alive
+		protocol.PutCommandDecoder(pt, dec)
+	}()
 	for i := 0; ; i++ {
 		cmd, err := dec.Decode()
 		if cmd != nil {
@@ -148,20 +155,25 @@ func (c *client) reject(b *batch, d *Disconnect, why string) {
 // violations (reference section 2.4).
 func (c *client) dispatch(cmd *protocol.Command, b *batch) *Disconnect {
 	c.mu.Lock()
-	holding := c.holding
+	holding, state := c.holding, c.state
 	c.mu.Unlock()
 	if holding {
 		return errHold
 	}
-	return c.run(cmd, b)
+	return c.runIn(state, cmd, b)
 }
 
-// run runs one command; dispatch, or the connect proxy's call for the
-// commands it held.
+// run runs one command; the connect proxy's call for the commands it held.
 func (c *client) run(cmd *protocol.Command, b *batch) *Disconnect {
 	c.mu.Lock()
 	state := c.state
 	c.mu.Unlock()
+	return c.runIn(state, cmd, b)
+}
+
+// runIn runs one command in state, read with the client's lock by the
+// caller (one lock per command on dispatch's path).
+func (c *client) runIn(state clientState, cmd *protocol.Command, b *batch) *Disconnect {
 	if state == stateFailed || state == stateClosed {
 		return nil // after a connect error nothing more is read
 	}

@@ -118,7 +118,11 @@ func (ix *subscriberIndex) each(f func(ch string, subscribers int)) {
 type fanOut struct {
 	json, proto []*session.Session
 	hub         *session.Hub
+	buf         []byte // encoding scratch; NewFrame copies it
 }
+
+// maxFanOutBuf is the largest scratch kept for the next delivery.
+const maxFanOutBuf = 64 << 10
 
 var fanOutPool = sync.Pool{New: func() any { return new(fanOut) }}
 
@@ -173,14 +177,16 @@ func (n *Node) deliver(ch string, ev event, epoch string, mk func() *protocol.Pu
 		r := &protocol.Reply{Push: mk()}
 		sent := 0
 		if len(fo.json) > 0 {
-			if p, err := appendReply(nil, r, false); err == nil {
+			if p, err := appendReply(fo.buf[:0], r, false); err == nil {
+				fo.buf = p
 				f := session.NewFrame(session.Text, p)
 				sent += fo.hub.SendFrameAll(fo.json, f)
 				f.Release()
 			}
 		}
 		if len(fo.proto) > 0 {
-			if p, err := appendReply(nil, r, true); err == nil {
+			if p, err := appendReply(fo.buf[:0], r, true); err == nil {
+				fo.buf = p
 				f := session.NewFrame(session.Binary, p)
 				sent += fo.hub.SendFrameAll(fo.proto, f)
 				f.Release()
@@ -198,6 +204,9 @@ func (n *Node) deliver(ch string, ev event, epoch string, mk func() *protocol.Pu
 	clear(fo.json)
 	clear(fo.proto)
 	fo.json, fo.proto, fo.hub = fo.json[:0], fo.proto[:0], nil
+	if cap(fo.buf) > maxFanOutBuf {
+		fo.buf = nil
+	}
 	fanOutPool.Put(fo)
 }
 

@@ -89,68 +89,70 @@ func engineError(err error) *Error {
 }
 
 // presencePermission checks presence and presence_stats (reference 7).
-func (c *client) presencePermission(ch string) (*ChannelOptions, *Error) {
+func (c *client) presencePermission(ch string) *Error {
 	n := c.node
 	opts, err := n.resolve(ch)
 	if err != nil {
-		return nil, asError(err)
+		return asError(err)
 	}
 	if !opts.Presence || n.presence == nil {
-		return nil, ErrorNotAvailable
+		return ErrorNotAvailable
 	}
 	c.mu.Lock()
 	user, subscribed := c.user, c.subs.get(ch) != nil
 	c.mu.Unlock()
 	if !((opts.AllowPresenceForClient || opts.AllowPresenceForSubscriber && subscribed) &&
 		(user != "" || opts.AllowPresenceForAnonymous)) {
-		return nil, ErrorPermissionDenied
+		return ErrorPermissionDenied
 	}
-	return opts, nil
-}
-
-func (c *client) presenceCmd(id uint32, req *protocol.PresenceRequest, b *batch) *Disconnect {
-	n := c.node
-	if req.Channel == "" {
-		n.metrics.command("presence", "bad_request")
-		return DisconnectBadRequest
-	}
-	_, e := c.presencePermission(req.Channel)
-	if e == nil {
-		m, err := n.presence.Presence(context.Background(), req.Channel)
-		if err == nil {
-			res := &protocol.PresenceResult{Presence: make(map[string]*protocol.ClientInfo, len(m))}
-			for k, v := range m {
-				res.Presence[k] = toProtoInfo(v)
-			}
-			n.metrics.command("presence", "ok")
-			b.reply(&protocol.Reply{Id: id, Presence: res})
-			return nil
-		}
-		e = engineError(err)
-	}
-	n.metrics.command("presence", codeLabel(e.Code))
-	b.replyError(id, e)
 	return nil
 }
 
+func (c *client) presenceCmd(id uint32, req *protocol.PresenceRequest, b *batch) *Disconnect {
+	return c.presenceReply("presence", id, req.Channel, b, func() (*protocol.Reply, error) {
+		m, err := c.node.presence.Presence(context.Background(), req.Channel)
+		if err != nil {
+			return nil, err
+		}
+		res := &protocol.PresenceResult{Presence: make(map[string]*protocol.ClientInfo, len(m))}
+		for k, v := range m {
+			res.Presence[k] = toProtoInfo(v)
+		}
+		return &protocol.Reply{Id: id, Presence: res}, nil
+	})
+}
+
 func (c *client) presenceStats(id uint32, req *protocol.PresenceStatsRequest, b *batch) *Disconnect {
+	return c.presenceReply("presence_stats", id, req.Channel, b, func() (*protocol.Reply, error) {
+		st, err := c.node.presence.PresenceStats(context.Background(), req.Channel)
+		if err != nil {
+			return nil, err
+		}
+		return &protocol.Reply{Id: id, PresenceStats: &protocol.PresenceStatsResult{
+			NumClients: uint32(st.NumClients), NumUsers: uint32(st.NumUsers)}}, nil
+	})
+}
+
+// presenceReply answers command id, named cmd in the metrics, on channel
+// ch: 3501 for an empty channel, the permission's error, or the reply
+// result builds from the presence engine (its error mapped by engineError).
+func (c *client) presenceReply(cmd string, id uint32, ch string, b *batch, result func() (*protocol.Reply, error)) *Disconnect {
 	n := c.node
-	if req.Channel == "" {
-		n.metrics.command("presence_stats", "bad_request")
+	if ch == "" {
+		n.metrics.command(cmd, "bad_request")
 		return DisconnectBadRequest
 	}
-	_, e := c.presencePermission(req.Channel)
+	e := c.presencePermission(ch)
 	if e == nil {
-		st, err := n.presence.PresenceStats(context.Background(), req.Channel)
+		r, err := result()
 		if err == nil {
-			n.metrics.command("presence_stats", "ok")
-			b.reply(&protocol.Reply{Id: id, PresenceStats: &protocol.PresenceStatsResult{
-				NumClients: uint32(st.NumClients), NumUsers: uint32(st.NumUsers)}})
+			n.metrics.command(cmd, "ok")
+			b.reply(r)
 			return nil
 		}
 		e = engineError(err)
 	}
-	n.metrics.command("presence_stats", codeLabel(e.Code))
+	n.metrics.command(cmd, codeLabel(e.Code))
 	b.replyError(id, e)
 	return nil
 }
