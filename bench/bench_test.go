@@ -27,7 +27,7 @@ func gateway(t *testing.T, h session.Handler) string {
 func run(t *testing.T, name string, addr string, set func(o *options)) *report {
 	t.Helper()
 	o := &options{addr: addr, path: "/ws", sources: 4, timeout: 5 * time.Second, maxPerProc: 18000,
-		dialRate: 2000, part: -1, pid: os.Getpid(), duration: 300 * time.Millisecond, settle: time.Second}
+		dialRate: 2000, part: -1, pids: pidList{os.Getpid()}, duration: 300 * time.Millisecond, settle: time.Second}
 	set(o)
 	rep, err := coordinate(scenarios[name], o, nil)
 	if err != nil {
@@ -211,5 +211,38 @@ func TestCommandLine(t *testing.T) {
 			"a run against nothing exited %d: %s",
 			code, errOut.String(),
 		)
+	}
+}
+
+// TestAddressListSpreadsConnections: -addr with a list sends connection i
+// to address i mod the list's length (a cluster behind no balancer), and
+// -pid with a list sums the processes' figures.
+func TestAddressListSpreadsConnections(t *testing.T) {
+	a, addrA := gatewaytest.Serve(t, poller.Options{}, handler.Echo{})
+	b, addrB := gatewaytest.Serve(t, poller.Options{}, handler.Echo{})
+	rep := run(t, "echo", addrA+","+addrB, func(o *options) {
+		o.c, o.size = 5, 64
+		o.pids = pidList{os.Getpid(), os.Getpid()}
+	})
+	if got := rep.Figures["connections"]; got != 5 {
+		t.Fatalf("connections = %v, want 5", got)
+	}
+	if ua, ub := a.Stats().Upgraded.Load(), b.Stats().Upgraded.Load(); ua != 3 || ub != 2 {
+		t.Fatalf("upgraded: first server %d, second %d; want 3 and 2", ua, ub)
+	}
+	one, err := serverProbe{pids: pidList{os.Getpid()}}.sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := serverProbe{pids: pidList{os.Getpid(), os.Getpid()}}.sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.Threads < 2*one.Threads-8 || two.RSSKiB < 2*one.RSSKiB-4096 {
+		t.Fatalf("two PIDs sample %+v, want about twice %+v", two, one)
+	}
+	var l pidList
+	if err := l.Set("12,x"); err == nil {
+		t.Fatal(`pidList.Set("12,x") accepted`)
 	}
 }

@@ -22,7 +22,7 @@ type measurements struct {
 // processes; it samples the server before, at load and after, and shows
 // progress on a terminal.
 func coordinate(s *scenario, o *options, args []string) (*report, error) {
-	m := &measurements{probe: serverProbe{pid: o.pid, metricsURL: o.metrics}}
+	m := &measurements{probe: serverProbe{pids: o.pids, metricsURL: o.metrics}}
 	if m.probe.enabled() {
 		fmt.Fprintf(os.Stderr, "bench: settling the server's memory before connecting...\n")
 		m.before = m.probe.settled(o.settleOr(10 * time.Second))

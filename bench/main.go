@@ -30,7 +30,7 @@ type options struct {
 	addr, path string
 	sources    int
 	timeout    time.Duration
-	pid        int
+	pids       pidList
 	metrics    string
 	label      string
 	json       bool
@@ -141,11 +141,11 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func commonFlags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "server address")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "server address; a comma-separated list spreads connections round-robin over several servers (connection i goes to address i mod the list's length), as for a cluster")
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
 	fs.IntVar(&o.sources, "sources", 200, "spread connections over this many source addresses 127.0.0.2... (each has its own ephemeral ports); 0: the kernel's choice")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "connect and handshake timeout")
-	fs.IntVar(&o.pid, "pid", 0, "PID of the server, to read its memory, threads and CPU time from /proc")
+	fs.Var(&o.pids, "pid", "PID of the server, to read its memory, threads and CPU time from /proc; a comma-separated list sums several servers (a cluster)")
 	fs.StringVar(&o.metrics, "metrics", "", "URL of the server's Prometheus metrics, for its goroutine count (go_goroutines)")
 	fs.StringVar(&o.label, "label", "", "name of the server under test, carried into the report (gateway, baseline)")
 	fs.BoolVar(&o.json, "json", false, "also print the report as one JSON line")
@@ -179,4 +179,14 @@ func (r *report) failed(o *options) error {
 		return nil
 	}
 	return fmt.Errorf("no connection opened (%v errors); is a server listening at ws://%s%s?", r.Figures["errors"], o.addr, o.path)
+}
+
+// addrOf is the server address connection i (of the whole run) dials: -addr
+// may list several, taken round-robin.
+func (o *options) addrOf(i int) string {
+	if !strings.Contains(o.addr, ",") {
+		return o.addr
+	}
+	list := strings.Split(o.addr, ",")
+	return strings.TrimSpace(list[i%len(list)])
 }

@@ -40,7 +40,7 @@ func newPart(o options) *part {
 // dial opens connection number i of the part (its source address follows
 // from the part's offset).
 func (p *part) dial(i int) (*wsClient, error) {
-	c, took, err := dialWS(p.o.addr, p.o.path, sourceIP(p.o.offset+i, p.o.sources), p.o.timeout)
+	c, took, err := dialWS(p.o.addrOf(p.o.offset+i), p.o.path, sourceIP(p.o.offset+i, p.o.sources), p.o.timeout)
 	if err != nil {
 		p.c.fail(err)
 		return nil, err

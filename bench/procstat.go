@@ -13,10 +13,39 @@ import (
 
 // serverProbe reads what the server under test costs from outside it:
 // memory and threads from /proc, CPU time from /proc/PID/stat, and the
-// goroutine count from its metrics endpoint when it has one.
+// goroutine count from its metrics endpoint when it has one. With several
+// PIDs (a cluster) memory, threads and CPU time are the sums over them.
 type serverProbe struct {
-	pid        int
+	pids       pidList
 	metricsURL string
+}
+
+// pidList is the -pid flag: one PID or a comma-separated list.
+type pidList []int
+
+func (l *pidList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, p := range *l {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *pidList) Set(v string) error {
+	*l = (*l)[:0]
+	for _, f := range strings.Split(v, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 0 {
+			return fmt.Errorf("%q is not a PID", f)
+		}
+		if p > 0 {
+			*l = append(*l, p)
+		}
+	}
+	return nil
 }
 
 type serverSample struct {
@@ -28,13 +57,33 @@ type serverSample struct {
 
 const clockTicks = 100 // USER_HZ on Linux
 
-func (p serverProbe) enabled() bool { return p.pid > 0 }
+func (p serverProbe) enabled() bool { return len(p.pids) > 0 }
 
+// sample reads every server process; memory, threads and CPU time add up.
 func (p serverProbe) sample() (serverSample, error) {
-	s := serverSample{Goroutines: -1}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	var sum serverSample
+	for _, pid := range p.pids {
+		s, err := sampleProcess(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.RSSKiB += s.RSSKiB
+		sum.Threads += s.Threads
+		sum.CPU += s.CPU
+	}
+	sum.Goroutines = -1
+	if p.metricsURL != "" {
+		sum.Goroutines = scrapeGoroutines(p.metricsURL)
+	}
+	return sum, nil
+}
+
+// sampleProcess reads one process's memory, threads and CPU time.
+func sampleProcess(pid int) (serverSample, error) {
+	var s serverSample
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return s, fmt.Errorf("server process %d: %w", p.pid, err)
+		return s, fmt.Errorf("server process %d: %w", pid, err)
 	}
 	for _, line := range strings.Split(string(status), "\n") {
 		f := strings.Fields(line)
@@ -48,7 +97,7 @@ func (p serverProbe) sample() (serverSample, error) {
 			s.Threads, _ = strconv.ParseInt(f[1], 10, 64)
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return s, err
 	}
@@ -58,9 +107,6 @@ func (p serverProbe) sample() (serverSample, error) {
 		utime, _ := strconv.ParseInt(rest[11], 10, 64)
 		stime, _ := strconv.ParseInt(rest[12], 10, 64)
 		s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
-	}
-	if p.metricsURL != "" {
-		s.Goroutines = scrapeGoroutines(p.metricsURL)
 	}
 	return s, nil
 }

@@ -84,7 +84,7 @@ func runStorm(p *part) {
 // stormClient connects client i, retrying 503s after their Retry-After.
 func stormClient(p *part, i int, deadline time.Time) {
 	for time.Now().Before(deadline) {
-		c, took, err := dialWS(p.o.addr, p.o.path, sourceIP(p.o.offset+i, p.o.sources), p.o.timeout)
+		c, took, err := dialWS(p.o.addrOf(p.o.offset+i), p.o.path, sourceIP(p.o.offset+i, p.o.sources), p.o.timeout)
 		var he *httpError
 		if errors.As(err, &he) && he.status == "503" {
 			p.add("refused_503", 1)
