@@ -409,7 +409,11 @@ func (pb *publisher) run(deadline time.Time, subs []int64) {
 				if o.publishFrom == "api" {
 					body = append(append(append(append(body[:0], `{"channel":"`...), chanName(j.channel)...), `","data":`...), data...)
 					body = append(body, '}')
+					began := time.Now()
 					err = pb.apiPublish(body)
+					if err == nil {
+						pb.p.pubLat.record(time.Since(began))
+					}
 				} else {
 					c := pb.clients[j.k%len(pb.clients)]
 					id := c.id.Add(1)
@@ -510,6 +514,9 @@ func finishChannels(o *options, r *partResult, m *measurements, rep *report) {
 			rep.set("delivered_fraction", float64(r.Messages)/float64(e))
 		}
 		latencyFigures(rep, "delivery_", r.Latency)
+		if o.publishFrom == "api" && r.Publish != nil {
+			latencyFigures(rep, "api_publish_", r.Publish) // each call's own time, from sending it to its answer
+		}
 	}
 	if !m.probe.enabled() {
 		rep.Notes = append(rep.Notes, "give -pid to measure the server's memory and CPU")
@@ -530,6 +537,10 @@ func finishChannels(o *options, r *partResult, m *measurements, rep *report) {
 		if r.Messages > 0 {
 			cpu := m.end.CPU - m.start.CPU
 			rep.set("server_cpu_us_per_delivery", float64(cpu.Nanoseconds())/1000/float64(r.Messages))
+		}
+		if r.Sent > 0 {
+			cpu := m.end.CPU - m.start.CPU
+			rep.set("server_cpu_us_per_publication", float64(cpu.Nanoseconds())/1000/float64(r.Sent))
 		}
 	}
 }

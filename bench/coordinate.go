@@ -79,7 +79,7 @@ func coordinate(s *scenario, o *options, args []string) (*report, error) {
 	for _, h := range handles {
 		go func() { results <- h.result() }()
 	}
-	merged := &partResult{Latency: newLatency(), Connect: newLatency(), Reasons: map[string]int64{}, Extra: map[string]int64{}}
+	merged := &partResult{Latency: newLatency(), Connect: newLatency(), Publish: newLatency(), Reasons: map[string]int64{}, Extra: map[string]int64{}}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for got := 0; got < len(handles); {
@@ -140,6 +140,9 @@ func merge(into, r *partResult) {
 	}
 	if r.Connect != nil {
 		into.Connect.merge(r.Connect)
+	}
+	if r.Publish != nil {
+		into.Publish.merge(r.Publish)
 	}
 }
 

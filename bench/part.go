@@ -22,6 +22,7 @@ type part struct {
 	c       counters
 	lat     *latency // the scenario's latency (echo round trip, delivery)
 	connLat *latency // handshake latency
+	pubLat  *latency // server API publish calls
 	extra   sync.Map // string -> *int64 counters a scenario adds
 
 	mu    sync.Mutex
@@ -34,7 +35,7 @@ type part struct {
 }
 
 func newPart(o options) *part {
-	return &part{o: o, lat: newLatency(), connLat: newLatency(), readyC: make(chan struct{}), startC: make(chan struct{})}
+	return &part{o: o, lat: newLatency(), connLat: newLatency(), pubLat: newLatency(), readyC: make(chan struct{}), startC: make(chan struct{})}
 }
 
 // dial opens connection number i of the part (its source address follows
@@ -122,7 +123,7 @@ func (p *part) result() *partResult {
 	r := &partResult{
 		Connected: p.c.Connected.Load(), Messages: p.c.Messages.Load(), Sent: p.c.Sent.Load(),
 		Errors: p.c.Errors.Load(), Reasons: p.c.reasons(), Latency: p.lat, Connect: p.connLat,
-		Extra: map[string]int64{},
+		Publish: p.pubLat, Extra: map[string]int64{},
 	}
 	p.extra.Range(func(k, v any) bool { r.Extra[k.(string)] = v.(*atomic.Int64).Load(); return true })
 	return r

@@ -213,12 +213,17 @@ var peerDescriptions = map[string]string{
 	"gws": "`gws` is github.com/lxzan/gws in its default server mode (`bench/gwsserver`).",
 	"centrifugo": "`centrifugo` is Centrifugo v6.9.1 (`go install github.com/centrifugal/centrifugo/v6@v6.9.1`) with\n" +
 		"its embedded defaults plus the configuration `bench/run.sh` generates; the gateway runs the equivalent one.",
+	"gateway-nats": "`gateway-nats` is one gateway node with `broker: nats` and a nats-server (JetStream history);\n" +
+		"CPU and memory are the sum of both processes. `gateway` is one node on its in-memory broker.",
+	"cluster3": "`cluster3` is three gateway nodes with `broker: nats` and one nats-server: subscribers spread\n" +
+		"round-robin over the nodes, publications through node 1's API; CPU and memory are the sums over all\n" +
+		"four processes, which share the server's CPUs.",
 }
 
 // reportLabels orders the servers of a run: the gateway, the reference
 // design, gws, then any other peer by name.
 func reportLabels(reports []*report) []string {
-	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2, "centrifugo": 3}
+	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2, "centrifugo": 3, "gateway-nats": 4, "cluster3": 5}
 	seen := map[string]bool{"gateway": true}
 	labels := []string{"gateway"}
 	for _, r := range reports {
@@ -378,8 +383,12 @@ func writeTargets(w io.Writer, cases map[string]*caseData) {
 		}},
 	}
 	// Each group of targets is listed when the run has a scenario of it.
-	var haveRaw, haveChannels bool
+	var haveRaw, haveChannels, haveCluster bool
 	for _, c := range cases {
+		if len(c.byLabel["cluster3"]) > 0 || len(c.byLabel["gateway-nats"]) > 0 {
+			haveCluster = true
+			continue
+		}
 		for _, rs := range c.byLabel {
 			if len(rs) > 0 && rs[0].Scenario == "channels" {
 				haveChannels = true
@@ -394,6 +403,9 @@ func writeTargets(w io.Writer, cases map[string]*caseData) {
 	}
 	if haveChannels {
 		targets = append(targets, channelTargets(find)...)
+	}
+	if haveCluster {
+		targets = append(targets, clusterTargets(find)...)
 	}
 	for _, t := range targets {
 		text, met, measured := t.check(find)
@@ -482,5 +494,31 @@ func channelTargets(find findFunc) []target {
 			return fmt.Sprintf("%.4f", g), ok && g == 1, ok
 		}),
 	)
+	return out
+}
+
+// clusterTargets are issue #11's targets: 10,000 subscribers spread over
+// three nodes, 100 publications/s through one node's API, against the same
+// load on one node (its in-memory broker): deliveries/s at least 0.8x, and
+// p99 delivery latency within 2 ms.
+func clusterTargets(find findFunc) []target {
+	var out []target
+	for _, chans := range []string{"10", "100"} {
+		params := map[string]string{"n": "10000", "channels": chans, "rate": "100"}
+		load := "10,000 subscribers in " + chans + " channels, 100 publications/s"
+		out = append(out,
+			target{what: "cluster3 deliveries/s ≥ 0.8× one node's (" + load + ")", check: func(findFunc) (string, bool, bool) {
+				c, ok1 := find("channels", params, "cluster3", "deliveries_per_s")
+				g, ok2 := find("channels", params, "gateway", "deliveries_per_s")
+				ok := ok1 && ok2 && g > 0
+				return fmt.Sprintf("%.0f / %.0f = %.3f", c, g, c/g), ok && c >= 0.8*g, ok
+			}},
+			target{what: "cluster3 p99 delivery latency ≤ one node's + 2 ms (" + load + ")", check: func(findFunc) (string, bool, bool) {
+				c, ok1 := find("channels", params, "cluster3", "delivery_p99_ms")
+				g, ok2 := find("channels", params, "gateway", "delivery_p99_ms")
+				ok := ok1 && ok2
+				return fmt.Sprintf("%.2f ms vs %.2f ms: %+.2f ms", c, g, c-g), ok && c <= g+2, ok
+			}})
+	}
 	return out
 }

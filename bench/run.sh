@@ -10,6 +10,7 @@
 #   MODE=manycore bench/run.sh   # the many-core set (echo c=1,000 and 10,000, rate, fanout, idle)
 #   BIN=/path/to/prebuilt bench/run.sh   # static binaries from `make bench-binaries`, no Go needed
 #   SCENARIOS="chidle chfanout chmany" bench/run.sh   # the channel protocol against Centrifugo
+#   SCENARIOS="clfanout clmany" bench/run.sh          # three nodes through NATS against one node
 #
 # The channel scenarios (chidle, chfanout, chmany: `bench channels`, the
 # Centrifugo client protocol v2 and server API) run the servers in CH_SERVERS
@@ -22,6 +23,18 @@
 # clients may subscribe and publish, with a history of 100 for 300 s (no
 # presence or join/leave, which would make setting up 10,000 subscribers of
 # one channel quadratic).
+#
+# The cluster scenarios (clfanout, clmany, clhistory) run the gateway set-ups
+# in CL_SERVERS (default "gateway gateway-nats cluster3") with the same
+# channel configuration and write bench/RESULTS-cluster.md: `gateway` is one
+# node on its in-memory broker, `gateway-nats` one node through a nats-server,
+# `cluster3` three nodes through that nats-server. Subscribers are spread
+# round-robin over the nodes (-addr lists them), publications go through the
+# first node's API, and CPU and memory are summed over every process of the
+# set-up, nats-server included (-pid lists them). The nats-server is
+# NATS_SERVER, else ~/.cache/gateway-tools/nats-server, which is built from
+# the version go.mod pins when missing; it starts fresh (empty JetStream) for
+# every case.
 #
 # Each case starts each server fresh, runs the load tool against it, and
 # stops it by PID; the servers alternate, round after round, so that drift
@@ -43,6 +56,7 @@ esac
 SCENARIOS=${SCENARIOS:-$default_scenarios}
 SERVERS=${SERVERS:-"gateway baseline gws"}
 CH_SERVERS=${CH_SERVERS:-"gateway centrifugo"}
+CL_SERVERS=${CL_SERVERS:-"gateway gateway-nats cluster3"}
 API_KEY=bench-api-key
 OUT=${OUT:-bench/out}
 ADDR=127.0.0.1:18080
@@ -52,6 +66,10 @@ raw_results=$OUT/results.jsonl
 raw_commands=$OUT/commands.txt
 ch_results=$OUT/results-channels.jsonl
 ch_commands=$OUT/commands-channels.txt
+cl_results=$OUT/results-cluster.jsonl
+cl_commands=$OUT/commands-cluster.txt
+: >"$cl_results"
+: >"$cl_commands"
 : >"$raw_results"
 : >"$raw_commands"
 : >"$ch_results"
@@ -85,13 +103,28 @@ else
   pin_server=()
   pin_client=()
 fi
-for f in "$raw_commands" "$ch_commands"; do
+for f in "$raw_commands" "$ch_commands" "$cl_commands"; do
   echo "# $cpus CPUs, $(uname -sr); mode $MODE; server pinned: ${pin_server[*]:-no}; load tool pinned: ${pin_client[*]:-no}; load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$f"
 done
 
 case " $SCENARIOS " in
-*" ch"*)
-  if [[ " $CH_SERVERS " == *" centrifugo "* ]]; then
+*" cl"*)
+  if [[ " $CL_SERVERS " == *" -nats"* || " $CL_SERVERS " == *" cluster3 "* ]]; then
+    cache=${XDG_CACHE_HOME:-$HOME/.cache}/gateway-tools
+    NATS_SERVER=${NATS_SERVER:-$cache/nats-server}
+    if [ ! -x "$NATS_SERVER" ]; then
+      echo "== $NATS_SERVER missing: building github.com/nats-io/nats-server/v2 (the version go.mod pins) into $cache" >&2
+      mkdir -p "$cache"
+      go build -o "$cache/nats-server" github.com/nats-io/nats-server/v2
+      NATS_SERVER=$cache/nats-server
+    fi
+    echo "== nats-server: $NATS_SERVER" >&2
+  fi
+  ;;
+esac
+case " $SCENARIOS " in
+*" ch"* | *" cl"*)
+  if [[ " $SCENARIOS " == *" ch"* && " $CH_SERVERS " == *" centrifugo "* ]]; then
     cache=${XDG_CACHE_HOME:-$HOME/.cache}/gateway-tools
     CENTRIFUGO_BIN=${CENTRIFUGO_BIN:-$cache/centrifugo}
     if [ ! -x "$CENTRIFUGO_BIN" ]; then
@@ -141,9 +174,41 @@ EOF
 esac
 
 server_pid=
+server_addr=$ADDR
+NATS_ADDR=127.0.0.1:14222
+start_nats() { # starts a fresh nats-server with JetStream; sets nats_pid
+  rm -rf "$OUT/nats-store"
+  "${pin_server[@]}" "$NATS_SERVER" -a "${NATS_ADDR%:*}" -p "${NATS_ADDR#*:}" -js -sd "$OUT/nats-store" \
+    >"$OUT/nats-server.log" 2>&1 &
+  nats_pid=$!
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/${NATS_ADDR%:*}/${NATS_ADDR#*:}") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nats-server did not start; see $OUT/nats-server.log" >&2
+  exit 1
+}
 start_server() { # name mode
   local name=$1 mode=$2
+  server_addr=$ADDR
   case $name in
+  gateway-nats | cluster3)
+    start_nats
+    local nodes=1 pids=$nats_pid addrs=""
+    [ "$name" = cluster3 ] && nodes=3
+    for i in $(seq "$nodes"); do
+      # Node 1 listens where the single servers do (its admin listener serves the API).
+      local port=$((${ADDR#*:} + i - 1)) admin=$((${METRICS#*:} + i - 1))
+      "${pin_server[@]}" "$OUT/gateway" -config "$OUT/gateway-channels.yaml" -listen "${ADDR%:*}:$port" \
+        -admin.listen "${METRICS%:*}:$admin" -node-id "$i" -broker nats -nats.url "nats://$NATS_ADDR" \
+        >"$OUT/$name-$i.log" 2>&1 &
+      pids="$pids,$!"
+      addrs="$addrs${addrs:+,}${ADDR%:*}:$port"
+      wait_listening "$name-$i" "${ADDR%:*}:$port"
+    done
+    server_pid=$pids server_addr=$addrs
+    return
+    ;;
   gateway)
     if [ "$mode" = channels ]; then
       "${pin_server[@]}" "$OUT/gateway" -config "$OUT/gateway-channels.yaml" -listen "$ADDR" -admin.listen "$METRICS" \
@@ -172,23 +237,26 @@ start_server() { # name mode
   wait_listening "$name"
 }
 
-wait_listening() { # name
+wait_listening() { # name [address]
+  local a=${2:-$ADDR}
   for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then return 0; fi
+    if (exec 3<>"/dev/tcp/${a%:*}/${a#*:}") 2>/dev/null; then return 0; fi
     sleep 0.1
   done
   echo "$1 did not start; see $OUT/$1.log" >&2
   exit 1
 }
 
-stop_server() {
-  kill -TERM "$server_pid" 2>/dev/null || true
+stop_server() { # every process of server_pid (a comma-separated list for a cluster)
+  local pids
+  IFS=, read -r -a pids <<<"$server_pid"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
   for _ in $(seq 150); do
-    kill -0 "$server_pid" 2>/dev/null || break
+    kill -0 "${pids[@]}" 2>/dev/null || break
     sleep 0.1
   done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
   sleep 1 # let the kernel release the sockets
 }
 
@@ -199,13 +267,15 @@ run_case() {
   shift 2
   if [ "$mode" = channels ]; then
     servers=$CH_SERVERS results=$ch_results commands=$ch_commands
+  elif [ "$mode" = cluster ]; then
+    servers=$CL_SERVERS results=$cl_results commands=$cl_commands mode=channels
   fi
   echo "bench $* -addr $ADDR -pid \$SERVER_PID -metrics http://$METRICS/metrics -label <server> -json   # $name, server mode $mode" >>"$commands"
   for round in $(seq "$ROUNDS"); do
     for server in $servers; do
       echo "== $name: round $round/$ROUNDS, $server" >&2
       start_server "$server" "$mode"
-      "${pin_client[@]}" "$OUT/bench" "$@" -addr "$ADDR" -pid "$server_pid" -metrics "http://$METRICS/metrics" \
+      "${pin_client[@]}" "$OUT/bench" "$@" -addr "$server_addr" -pid "$server_pid" -metrics "http://$METRICS/metrics" \
         -label "$server" -json | tee -a "$OUT/human.txt" | grep '^{' >>"$results" || echo "bench failed: $name $server" >&2
       stop_server
     done
@@ -233,6 +303,18 @@ for s in $SCENARIOS; do
     -duration 10s -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
   chmany) run_case chmany channels channels -n 10000 -channels 1000 -subs-per-client 1 -rate 1000 -size 128 -duration 10s \
     -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
+  # Issue #11's cluster load: 10,000 subscribers, 100 publications/s through
+  # the API, history on (size 100, 300 s: every publication is stored).
+  # clfanout: 10 channels of 1,000 subscribers (100,000 deliveries/s; one
+  # channel would ask 1M/s, more than this machine's load core reads);
+  # clmany: 100 channels of 100 (10,000/s); clpub: the cost of a publication,
+  # 1,000/s over 100 channels with one subscriber each.
+  clfanout) run_case clfanout cluster channels -n 10000 -channels 10 -subs-per-client 1 -rate 100 -size 128 \
+    -duration 10s -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
+  clmany) run_case clmany cluster channels -n 10000 -channels 100 -subs-per-client 1 -rate 100 -size 128 -duration 10s \
+    -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
+  clpub) run_case clpub cluster channels -n 100 -channels 100 -subs-per-client 1 -rate 1000 -size 128 -duration 10s \
+    -api "$METRICS" -api-key "$API_KEY" -publish-from api ;;
   *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done
@@ -240,6 +322,10 @@ done
 if [ -s "$raw_results" ]; then
   "$OUT/bench" report -in "$raw_results" -commands "$raw_commands" -notes bench/notes.md -out bench/RESULTS.md
   echo "== wrote bench/RESULTS.md" >&2
+fi
+if [ -s "$cl_results" ]; then
+  "$OUT/bench" report -in "$cl_results" -commands "$cl_commands" -notes bench/notes-cluster.md -out bench/RESULTS-cluster.md
+  echo "== wrote bench/RESULTS-cluster.md" >&2
 fi
 if [ -s "$ch_results" ]; then
   "$OUT/bench" report -in "$ch_results" -commands "$ch_commands" -notes bench/notes-channels.md -out bench/RESULTS-channels.md

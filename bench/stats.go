@@ -109,6 +109,7 @@ type partResult struct {
 	Reasons   map[string]int64 `json:"reasons,omitempty"`
 	Latency   *latency         `json:"latency"`
 	Connect   *latency         `json:"connect_latency"`
+	Publish   *latency         `json:"publish_latency,omitempty"` // server API calls (channels -publish-from api)
 	Extra     map[string]int64 `json:"extra,omitempty"`
 }
 
