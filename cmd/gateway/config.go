@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xh-control/gateway/pkg/handler"
+	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
 )
@@ -99,6 +100,7 @@ type SessionConfig struct {
 type WorkersConfig struct {
 	Max         int           `yaml:"max" help:"handler goroutines at most (0: 64 per CPU)"`
 	IdleTimeout time.Duration `yaml:"idle_timeout" help:"idle handler goroutines exit after this long"`
+	Inline      string        `yaml:"inline" help:"run the echo and broadcast handlers on the epoll loops instead of handing each read to a handler goroutine: auto (when netpoll.pollers >= GOMAXPROCS), always, never"`
 }
 
 type NetpollConfig struct {
@@ -122,6 +124,9 @@ func (c *Config) validate() error {
 	}
 	if !strings.HasPrefix(c.Path, "/") {
 		bad("path %q: must start with /", c.Path)
+	}
+	if _, err := poller.ParseInlineMode(c.Workers.Inline); err != nil {
+		bad("workers.inline %v", err)
 	}
 	if _, ok := handler.ByName(c.Handler); !ok {
 		bad("handler %q: want one of %s", c.Handler, strings.Join(handler.Names, ", "))
