@@ -215,7 +215,6 @@ var peerDescriptions = map[string]string{
 		"its embedded defaults plus the configuration `bench/run.sh` generates; the gateway runs the equivalent one.",
 	"gateway-nats": "`gateway-nats` is one gateway node with `broker: nats` and a nats-server (JetStream history);\n" +
 		"CPU and memory are the sum of both processes. `gateway` is one node on its in-memory broker.",
-	"gateway-pool": "`gateway-pool` is the gateway with `-workers.inline never`: every read handed to a worker.",
 	"cluster3": "`cluster3` is three gateway nodes with `broker: nats` and one nats-server: subscribers spread\n" +
 		"round-robin over the nodes, publications through node 1's API; CPU and memory are the sums over all\n" +
 		"four processes, which share the server's CPUs.",
@@ -224,7 +223,7 @@ var peerDescriptions = map[string]string{
 // reportLabels orders the servers of a run: the gateway, the reference
 // design, gws, then any other peer by name.
 func reportLabels(reports []*report) []string {
-	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2, "centrifugo": 3, "gateway-nats": 4, "cluster3": 5, "gateway-pool": 6}
+	rank := map[string]int{"gateway": 0, "baseline": 1, "gws": 2, "centrifugo": 3, "gateway-nats": 4, "cluster3": 5}
 	seen := map[string]bool{"gateway": true}
 	labels := []string{"gateway"}
 	for _, r := range reports {

@@ -7,7 +7,6 @@
 #   bench/run.sh              # 3 rounds of every scenario (about 30 minutes)
 #   ROUNDS=1 bench/run.sh     # a quicker look
 #   SCENARIOS="idle echo64" SERVERS="gateway gws" bench/run.sh
-#   SERVERS="gateway gateway-pool" bench/run.sh   # inline on the epoll loop against workers.inline: never
 #   MODE=manycore bench/run.sh   # the many-core set (echo c=1,000 and 10,000, rate, fanout, idle)
 #   BIN=/path/to/prebuilt bench/run.sh   # static binaries from `make bench-binaries`, no Go needed
 #   SCENARIOS="chidle chfanout chmany" bench/run.sh   # the channel protocol against Centrifugo
@@ -222,12 +221,6 @@ start_server() { # name mode
     [ "$mode" = broadcast ] && handler=broadcast
     "${pin_server[@]}" "$OUT/gateway" -listen "$ADDR" -admin.listen "$METRICS" -handler "$handler" \
       -log.level warn >"$OUT/$name.log" 2>&1 &
-    ;;
-  gateway-pool) # the gateway with every read handed to a worker (workers.inline: never), to measure inline
-    local handler=echo
-    [ "$mode" = broadcast ] && handler=broadcast
-    "${pin_server[@]}" "$OUT/gateway" -listen "$ADDR" -admin.listen "$METRICS" -handler "$handler" \
-      -workers.inline never -log.level warn >"$OUT/$name.log" 2>&1 &
     ;;
   baseline)
     "${pin_server[@]}" "$OUT/baseline" -listen "$ADDR" -metrics "$METRICS" -mode "$mode" >"$OUT/$name.log" 2>&1 &
