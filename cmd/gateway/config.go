@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/xh-control/gateway/pkg/handler"
-	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/serverapi"
 	"github.com/xh-control/gateway/pkg/session"
 )
@@ -100,7 +99,6 @@ type SessionConfig struct {
 type WorkersConfig struct {
 	Max         int           `yaml:"max" help:"handler goroutines at most (0: 64 per CPU)"`
 	IdleTimeout time.Duration `yaml:"idle_timeout" help:"idle handler goroutines exit after this long"`
-	Inline      string        `yaml:"inline" help:"run the echo and broadcast handlers on the epoll loops instead of handing each read to a handler goroutine: auto (when netpoll.pollers >= GOMAXPROCS), always, never"`
 }
 
 type NetpollConfig struct {
@@ -124,9 +122,6 @@ func (c *Config) validate() error {
 	}
 	if !strings.HasPrefix(c.Path, "/") {
 		bad("path %q: must start with /", c.Path)
-	}
-	if _, err := poller.ParseInlineMode(c.Workers.Inline); err != nil {
-		bad("workers.inline %v", err)
 	}
 	if _, ok := handler.ByName(c.Handler); !ok {
 		bad("handler %q: want one of %s", c.Handler, strings.Join(handler.Names, ", "))

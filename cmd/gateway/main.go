@@ -125,8 +125,7 @@ func serve(cfg *Config, inv invocation, level zap.AtomicLevel, log *zap.Logger) 
 		return listenError("listen", cfg.Listen, err)
 	}
 	log.Info("gateway starting", zap.String("version", versionString()), zap.String("handler", cfg.Handler),
-		zap.Int("netpoll_buffer", process.BufferSize), zap.Int("netpoll_pollers", process.Pollers),
-		zap.Bool("inline", srv.Inline()), zap.String("config", inv.configPath))
+		zap.Int("netpoll_buffer", process.BufferSize), zap.Int("netpoll_pollers", process.Pollers), zap.String("config", inv.configPath))
 	adminSrv, err := startAdmin(cfg, srv, chans, log)
 	if err != nil {
 		ln.Close()
@@ -281,7 +280,6 @@ func serverOptions(cfg *Config, log *zap.Logger) (poller.Options, error) {
 		ShutdownSpread:      cfg.Shutdown.Spread,
 		Workers:             cfg.Workers.Max,
 		WorkerIdleTime:      cfg.Workers.IdleTimeout,
-		Inline:              inlineMode(cfg.Workers.Inline),
 		Origins:             origins,
 		TrustedProxies:      proxies,
 		Logger:              log,
@@ -386,10 +384,4 @@ func demoURL(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
-}
-
-// inlineMode is workers.inline, which validate has checked.
-func inlineMode(s string) poller.InlineMode {
-	m, _ := poller.ParseInlineMode(s)
-	return m
 }

@@ -47,7 +47,6 @@ var metricHelp = []struct {
 	{"pings_sent_total", "Heartbeat pings sent to idle sessions.", nil},
 	{"handler_panics_total", "Handler panics recovered (each closed its session with 1011).", nil},
 	{"read_pauses_total", "Times a connection stopped being read because its own replies outran its socket (back-pressure).", nil},
-	{"inline_tasks_total", "Reads handled on an epoll loop instead of a worker (workers.inline).", nil},
 	{"memory_reclaims_total", "Times memory was returned to the OS after a spike of backlogged or closed sessions drained.", nil},
 	{"worker_pool_busy_workers", "Workers running handler tasks.", nil},
 	{"worker_pool_queue_depth", "Handler tasks waiting for a free worker.", nil},
@@ -105,7 +104,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("pings_sent_total", hs.PingsSent.Load())
 	counter("handler_panics_total", ps.Panics.Load())
 	counter("read_pauses_total", ps.ReadPauses.Load())
-	counter("inline_tasks_total", ps.InlineTasks.Load())
 	counter("memory_reclaims_total", hs.Reclaims.Load())
 	busy, queued := c.srv.PoolStats()
 	gauge("worker_pool_busy_workers", float64(busy))

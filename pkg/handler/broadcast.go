@@ -15,10 +15,6 @@ func (Broadcast) OnMessage(s *session.Session, m session.Message) {
 
 func (Broadcast) OnClose(*session.Session, session.CloseInfo) {}
 
-// NonBlocking implements session.NonBlocking: Broadcast only queues (the
-// hub's flushers write).
-func (Broadcast) NonBlocking() bool { return true }
-
 // ByName returns the built-in handler with the given name.
 func ByName(name string) (session.Handler, bool) {
 	switch name {

@@ -12,6 +12,3 @@ func (Echo) OnOpen(*session.Session) {}
 func (Echo) OnMessage(s *session.Session, m session.Message) { s.Send(m.Type, m.Data) }
 
 func (Echo) OnClose(*session.Session, session.CloseInfo) {}
-
-// NonBlocking implements session.NonBlocking: Send only queues.
-func (Echo) NonBlocking() bool { return true }

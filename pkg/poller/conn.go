@@ -48,10 +48,6 @@ type conn struct {
 	holding  bool
 	readOff  bool
 	fdClosed bool
-	// inline: reads may run on the epoll loop (inline.go). Set by the
-	// handshake task before netpoll's processing lock is released, read by
-	// the poller after it takes that lock again.
-	inline bool
 
 	// Handshake: the request head so far, and the server's list of
 	// connections still in handshake, oldest first, for the deadline.

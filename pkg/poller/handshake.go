@@ -135,7 +135,6 @@ func (c *conn) upgrade(req *request, epIndex uint8, ep *Endpoint, early []byte) 
 	srv.unlistHandshake(c)
 	clientIP := srv.proxies.Load().clientIP(c.remote.Addr(), req)
 	c.deflate = deflate.accepted
-	c.inline = srv.inline && !c.deflate && nonBlocking(ep.Handler)
 	if subprotocol == 0 && ep.QuerySubprotocol != nil {
 		subprotocol = ep.QuerySubprotocol(bytes.TrimPrefix(req.query, []byte("?")))
 	}

@@ -77,11 +77,6 @@ func DefaultPollers(procs int) int {
 // context OnPrepare returned, which is the connection itself.
 func runTask(ctx context.Context, task func()) {
 	if c, ok := ctx.(*conn); ok {
-		if c.runsInline() {
-			c.srv.stats.InlineTasks.Add(uint64(c.fd), 1)
-			c.srv.pool.run(task) // on this epoll loop; recovers a panic like a worker
-			return
-		}
 		c.srv.pool.submit(task)
 		return
 	}

@@ -56,11 +56,6 @@ type Options struct {
 	ShutdownSpread time.Duration
 	Workers        int           // GOMAXPROCS*64: handler goroutines at most
 	WorkerIdleTime time.Duration // 10s: idle workers exit after this
-	// Inline says when reads of a connection whose handler is
-	// session.NonBlocking run on netpoll's epoll loop instead of a worker
-	// (see inline.go). InlineAuto (the zero value): when there are at
-	// least as many epoll loops as GOMAXPROCS.
-	Inline         InlineMode
 	TickInterval   time.Duration // derived from the timeouts (at most 1s)
 	Origins        *OriginPolicy // same-origin and no-Origin clients allowed
 	TrustedProxies *TrustedProxies
@@ -120,7 +115,6 @@ type Server struct {
 	endpoints []Endpoint // Path's first, then Options.Endpoints
 	hub       *session.Hub
 	pool      *workerPool
-	inline    bool // Options.Inline resolved: NonBlocking handlers may run on the epoll loop
 	log       *zap.Logger
 	stats     Stats
 	origins   atomic.Pointer[OriginPolicy]
@@ -178,15 +172,10 @@ func New(opts Options, handler session.Handler) *Server {
 	s.admit = newAdmission(&s.opts)
 	s.hub = session.NewHub(opts.Session, handler)
 	s.pool = newWorkerPool(opts.Workers, opts.WorkerIdleTime, s.reportPoolPanic)
-	s.inline = opts.Inline.enabled(ConfigureProcess(ProcessOptions{}).Pollers, runtime.GOMAXPROCS(0))
 	s.origins.Store(opts.Origins)
 	s.proxies.Store(opts.TrustedProxies)
 	return s
 }
-
-// Inline reports whether NonBlocking handlers run on the epoll loops
-// (Options.Inline resolved for this process).
-func (s *Server) Inline() bool { return s.inline }
 
 // Hub returns the server's sessions.
 func (s *Server) Hub() *session.Hub { return s.hub }

@@ -42,9 +42,6 @@ type Stats struct {
 	// ReadPauses counts the times reading a connection stopped: its
 	// replies outran its socket, or its input outran the parser.
 	ReadPauses metric.Counter
-	// InlineTasks counts reads handled on an epoll loop, not a worker
-	// (Options.Inline), striped by descriptor.
-	InlineTasks metric.StripedCounter
 	// HandshakeLatency is the time from accept to the 101 response.
 	HandshakeLatency *metric.Histogram
 }

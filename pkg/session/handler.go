@@ -16,17 +16,6 @@ type Handler interface {
 	OnClose(s *Session, info CloseInfo)
 }
 
-// NonBlocking is implemented by handlers whose callbacks never wait: no
-// network or disk I/O, no sleep, no lock held across either; only work
-// bounded by the message's size (Send, Broadcast and the like, which
-// queue and never block). The poller may run such a handler on its epoll
-// loop instead of handing each read to a worker (poller.Options.Inline),
-// which saves a goroutine switch per read; a handler that said true and
-// then blocked would stall every connection of that loop.
-type NonBlocking interface {
-	NonBlocking() bool
-}
-
 // Message is a complete data message received from a client.
 type Message struct {
 	Type MessageType
