@@ -263,14 +263,15 @@ stop_server() { # every process of server_pid (a comma-separated list for a clus
 # run_case name mode bench-arguments...: the raw scenarios (SERVERS); the
 # channel scenarios have mode "channels" (CH_SERVERS, their own results).
 run_case() {
-  local name=$1 mode=$2 servers=$SERVERS results=$raw_results commands=$raw_commands
+  local name=$1 mode=$2 servers=$SERVERS results=$raw_results commands=$raw_commands target="-addr $ADDR -pid \$SERVER_PID"
   shift 2
   if [ "$mode" = channels ]; then
     servers=$CH_SERVERS results=$ch_results commands=$ch_commands
   elif [ "$mode" = cluster ]; then
     servers=$CL_SERVERS results=$cl_results commands=$cl_commands mode=channels
+    target="-addr <each node's address, comma-separated> -pid <each node's PID and nats-server's, comma-separated>"
   fi
-  echo "bench $* -addr $ADDR -pid \$SERVER_PID -metrics http://$METRICS/metrics -label <server> -json   # $name, server mode $mode" >>"$commands"
+  echo "bench $* $target -metrics http://$METRICS/metrics -label <server> -json   # $name, server mode $mode" >>"$commands"
   for round in $(seq "$ROUNDS"); do
     for server in $servers; do
       echo "== $name: round $round/$ROUNDS, $server" >&2

@@ -133,7 +133,9 @@ type Broker interface {
 	// to every subscribed node, this one included. Publications to one
 	// channel get contiguous offsets, whichever node publishes them. It
 	// sets Publication.Time and returns the publication's stream position
-	// (zero without history).
+	// (zero without history). The engine may keep data (the memory engine
+	// stores the slice itself in history): the caller must not modify it
+	// afterwards.
 	Publish(ctx context.Context, channel string, data []byte, opts PublishOptions) (StreamPosition, error)
 	// PublishJoin and PublishLeave deliver join/leave events.
 	PublishJoin(ctx context.Context, channel string, info *ClientInfo) error

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -89,4 +90,51 @@ func BenchmarkMemoryPublishParallel1000(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkMemoryHistoryFootprint measures what history costs the node's
+// heap: 1,000 channels, each filled to its history size with 60-byte
+// publications, reported as live heap bytes per retained publication
+// (B/publication, data included) and per channel (B/channel). The
+// publications live as long as history_ttl; the figure times
+// channels x history_size is the memory to plan for.
+func BenchmarkMemoryHistoryFootprint(b *testing.B) {
+	const channels = 1000
+	for _, size := range []int{10, 100, 1000} {
+		b.Run("size="+strconv.Itoa(size), func(b *testing.B) {
+			names := make([]string, channels)
+			for i := range names {
+				names[i] = "chat:footprint" + strconv.Itoa(i)
+			}
+			opts := keep(size)
+			var perPub, perChannel float64
+			for b.Loop() {
+				before := liveHeap()
+				m := broker.NewMemory(broker.MemoryOptions{})
+				for _, ch := range names {
+					for range size {
+						data := append([]byte(nil), payload...) // its own data, as every publication has
+						if _, err := m.Publish(ctx, ch, data, opts); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				grown := float64(liveHeap() - before)
+				perPub, perChannel = grown/float64(channels*size), grown/channels
+				runtime.KeepAlive(m)
+				m.Close(ctx)
+			}
+			b.ReportMetric(perPub, "B/publication")
+			b.ReportMetric(perChannel, "B/channel")
+		})
+	}
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
