@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -80,11 +81,20 @@ func TestServerAPI(t *testing.T) {
 	if !strings.HasPrefix(r, `{"push":{"channel":"chat:api","subscribe":{"recoverable":true,"epoch":"`) || !strings.HasSuffix(r, `"positioned":true,"data":{"x":1}}}}`) {
 		t.Fatalf("subscribe push %s", r)
 	}
+	_, subEpoch := cutEpoch(r)
 	c.nextNonPing() // own join
-	if _, err := n.Publish(ctx, "chat:api", []byte(`"p"`), serverapi.PublishOptions{}); err != nil {
-		t.Fatal(err)
+	for offset := 1; offset <= 2; offset++ {
+		if _, err := n.Publish(ctx, "chat:api", []byte(`"p"`), serverapi.PublishOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The stream's first publication carries its epoch (protocol
+		// field 14, as Centrifuge sends it); later ones do not.
+		line, epoch := cutEpoch(c.nextNonPing())
+		expectJSON(t, line, fmt.Sprintf(`{"push":{"channel":"chat:api","pub":{"data":"p","offset":%d}}}`, offset))
+		if want := map[bool]string{true: subEpoch}[offset == 1]; epoch != want || subEpoch == "" {
+			t.Fatalf("publication %d epoch %q, want %q (the subscribe push's %q)", offset, epoch, want, subEpoch)
+		}
 	}
-	expectJSON(t, c.nextNonPing(), `{"push":{"channel":"chat:api","pub":{"data":"p","offset":1}}}`)
 	chans, _ := n.Channels(ctx, "chat:*")
 	if len(chans) != 1 || chans["chat:api"] != 1 {
 		t.Fatalf("channels %v", chans)

@@ -124,7 +124,7 @@ func BenchmarkEncodePublication(b *testing.B) {
 		b.Run(fmt.Sprintf("protobuf=%v", protobuf), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				r := &protocol.Reply{Push: &protocol.Push{Channel: "chat:room", Pub: toProtoPub(pub)}}
+				r := &protocol.Reply{Push: &protocol.Push{Channel: "chat:room", Pub: toProtoPub(pub, "EPOCH")}}
 				if _, err := appendReply(nil, r, protobuf); err != nil {
 					b.Fatal(err)
 				}

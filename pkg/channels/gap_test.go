@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/xh-control/gateway/pkg/broker"
 )
 
 // TestGapInDeliveryMakesSubscribersRecover: when the engine loses
@@ -55,6 +57,41 @@ func TestGapInDeliveryMakesSubscribersRecover(t *testing.T) {
 	}
 	if !r.Subscribe.Recovered || fmt.Sprint(got) != "[2 3]" {
 		t.Fatalf("resubscribe: recovered %v, publications %v, want true [2 3]", r.Subscribe.Recovered, got)
+	}
+	if n := env.node.metrics.InsufficientState.Load(); n != 1 {
+		t.Fatalf("insufficient_state_total %d, want 1", n)
+	}
+}
+
+// TestNewEpochMakesSubscribersRecover: a publication from a recreated
+// stream (another epoch, offsets from 1 again: the history expired or was
+// evicted) makes recoverable subscribers resubscribe, as a gap does; a
+// subscriber without recovery gets it, with the new epoch (the stream's
+// first publication carries it).
+func TestNewEpochMakesSubscribersRecover(t *testing.T) {
+	env := startNode(t, nil)
+	const ch = "hist:renewed"
+	rec := dialJSON(t, env.url, nil)
+	rec.connect("")
+	rec.send(`{"id":2,"subscribe":{"channel":"` + ch + `","recoverable":true}}`)
+	rec.next()
+	plain := dialJSON(t, env.url, nil)
+	plain.connect("")
+	plain.send(`{"id":2,"subscribe":{"channel":"` + ch + `"}}`)
+	plain.next()
+	env.publish(t, ch, 1, 1)
+	env.publish(t, ch, 2, 2)
+	for _, c := range []*wsClient{rec, plain} {
+		c.next()
+		c.next()
+	}
+	env.node.HandlePublication(ch, &broker.Publication{Data: []byte(`{"n":1}`), Offset: 1},
+		broker.StreamPosition{Offset: 1, Epoch: "recreated"})
+	if p := rec.next(); !strings.Contains(p, `"unsubscribe":{"code":2500,"reason":"insufficient state"}`) {
+		t.Fatalf("recoverable subscriber got %s, want unsubscribe 2500", p)
+	}
+	if p := plain.next(); !strings.Contains(p, `"offset":1,"epoch":"recreated"`) {
+		t.Fatalf("subscriber without recovery got %s, want publication 1 of epoch recreated", p)
 	}
 	if n := env.node.metrics.InsufficientState.Load(); n != 1 {
 		t.Fatalf("insufficient_state_total %d, want 1", n)

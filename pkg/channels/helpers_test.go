@@ -213,3 +213,18 @@ func expectJSON(t testing.TB, got, want string) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// cutEpoch removes the `,"epoch":"..."` member of a publication line and
+// returns the line without it and the epoch ("" when there is none).
+func cutEpoch(line string) (rest, epoch string) {
+	const key = `,"epoch":"`
+	i := strings.Index(line, key)
+	if i < 0 {
+		return line, ""
+	}
+	j := strings.IndexByte(line[i+len(key):], '"')
+	if j < 0 {
+		return line, ""
+	}
+	return line[:i] + line[i+len(key)+j+1:], line[i+len(key) : i+len(key)+j]
+}

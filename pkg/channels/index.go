@@ -137,7 +137,12 @@ func (n *Node) deliver(ch string, ev event, epoch string, mk func() *protocol.Pu
 		sh.mu.RUnlock()
 		return
 	}
-	gap := ev.pub != nil && ev.pub.Offset != 0 && e.top != 0 && epoch == e.epoch && ev.pub.Offset > e.top+1
+	// A gap: offsets skipped in the same stream. A new epoch after
+	// publications of another: the stream was recreated (its history
+	// expired or was evicted), so positions in the old one mean nothing;
+	// Centrifuge treats both as insufficient state.
+	gap := ev.pub != nil && ev.pub.Offset != 0 && e.top != 0 &&
+		(epoch == e.epoch && ev.pub.Offset > e.top+1 || epoch != e.epoch && e.epoch != "" && epoch != "")
 	if ev.pub != nil && ev.pub.Offset != 0 && (ev.pub.Offset > e.top || epoch != e.epoch) {
 		e.top, e.epoch = ev.pub.Offset, epoch
 	}
@@ -212,8 +217,8 @@ func (n *Node) deliver(ch string, ev event, epoch string, mk func() *protocol.Pu
 
 // HandlePublication implements broker.EventHandler.
 func (n *Node) HandlePublication(ch string, pub *broker.Publication, sp broker.StreamPosition) {
-	n.deliver(ch, event{pub: pub}, sp.Epoch, func() *protocol.Push {
-		return &protocol.Push{Channel: ch, Pub: toProtoPub(pub)}
+	n.deliver(ch, event{pub: pub, epoch: sp.Epoch}, sp.Epoch, func() *protocol.Push {
+		return &protocol.Push{Channel: ch, Pub: toProtoPub(pub, sp.Epoch)}
 	})
 }
 
@@ -251,8 +256,17 @@ func (n *Node) resubscribeStale(ch string, subs []*subscription) {
 	}
 }
 
-func toProtoPub(p *broker.Publication) *protocol.Publication {
-	return &protocol.Publication{Data: p.Data, Info: toProtoInfo(p.Info), Offset: p.Offset, Tags: p.Tags}
+// toProtoPub converts a publication of the stream whose epoch is epoch.
+// The first publication of a stream (offset 1) carries the epoch
+// (Publication.epoch, protocol field 14), as Centrifuge sends it, so that a
+// client subscribed before the stream existed, or before it was recreated,
+// learns the epoch to recover from; later ones omit it.
+func toProtoPub(p *broker.Publication, epoch string) *protocol.Publication {
+	pp := &protocol.Publication{Data: p.Data, Info: toProtoInfo(p.Info), Offset: p.Offset, Tags: p.Tags}
+	if p.Offset == 1 {
+		pp.Epoch = epoch
+	}
+	return pp
 }
 
 func toProtoInfo(i *broker.ClientInfo) *protocol.ClientInfo {

@@ -202,7 +202,7 @@ func (c *client) historyResult(req *protocol.HistoryRequest) (*protocol.HistoryR
 	}
 	res := &protocol.HistoryResult{Publications: make([]*protocol.Publication, 0, len(pubs)), Epoch: sp.Epoch, Offset: sp.Offset}
 	for _, p := range pubs {
-		res.Publications = append(res.Publications, toProtoPub(p))
+		res.Publications = append(res.Publications, toProtoPub(p, sp.Epoch))
 	}
 	return res, nil
 }

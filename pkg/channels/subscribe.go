@@ -54,6 +54,7 @@ const maxPending = 4096
 // live.
 type event struct {
 	pub   *broker.Publication
+	epoch string             // the publication's stream epoch
 	info  *broker.ClientInfo // join or leave
 	leave bool
 }
@@ -317,7 +318,7 @@ func (c *client) position(req *protocol.SubscribeRequest, sub *subscription, res
 		res.Offset = req.Offset
 		res.Publications = make([]*protocol.Publication, 0, len(pubs))
 		for _, p := range pubs {
-			res.Publications = append(res.Publications, toProtoPub(p))
+			res.Publications = append(res.Publications, toProtoPub(p, sp.Epoch))
 		}
 	} else {
 		n.metrics.RecoveryFailures.Inc()
@@ -366,7 +367,7 @@ func (c *client) sendEventLocked(sub *subscription, ev event) {
 		if ev.pub.Offset != 0 && ev.pub.Offset <= sub.skipTo {
 			return // already in the subscribe result or before its position
 		}
-		push.Pub = toProtoPub(ev.pub)
+		push.Pub = toProtoPub(ev.pub, ev.epoch)
 	case sub.flags&flagPushJoinLeave == 0:
 		return
 	case ev.leave:

@@ -98,13 +98,6 @@ func (tr *transcript) normalize(v any, key string, inNodes bool) any {
 				// Protobuf has no empty list apart from no list; the JSON
 				// the Protobuf reply is turned into says null.
 				out[nk] = []any{}
-			case k == "epoch" && (key == "pub" || key == "publications"):
-				// Pending difference, not on purpose: Centrifugo (its
-				// memory engine) sets the optional Publication.epoch
-				// (protocol field 14) on the first publication of a new
-				// stream, in pushes and in history; the gateway never sets
-				// it. Clients take the epoch from the subscribe result, so
-				// this is left to the channel node to decide.
 			case inNodes && dropped[k]:
 			case inNodes && ignored[k] || ignoredAnywhere[k]:
 				out[nk] = "<ignored>"
