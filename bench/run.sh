@@ -181,12 +181,7 @@ start_nats() { # starts a fresh nats-server with JetStream; sets nats_pid
   "${pin_server[@]}" "$NATS_SERVER" -a "${NATS_ADDR%:*}" -p "${NATS_ADDR#*:}" -js -sd "$OUT/nats-store" \
     >"$OUT/nats-server.log" 2>&1 &
   nats_pid=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/${NATS_ADDR%:*}/${NATS_ADDR#*:}") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nats-server did not start; see $OUT/nats-server.log" >&2
-  exit 1
+  wait_listening nats-server "$NATS_ADDR"
 }
 start_server() { # name mode
   local name=$1 mode=$2
