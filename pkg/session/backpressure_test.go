@@ -12,7 +12,8 @@ import (
 // it to resume once the queue drained below the low-water mark. Frames
 // from elsewhere still meet the policy when the socket refuses them.
 func TestDispatchRepliesPauseInputInsteadOfClosing(t *testing.T) {
-	const limit = 8
+	const limit = 64
+	const highWater = limit / 8 // Backlogged: an eighth of the limits
 	h := NewHub(Options{QueueMaxMessages: limit}, &recorder{})
 	s, tr := newTestSession(h)
 	tr.setRoom(0) // the socket takes nothing for now
@@ -21,7 +22,7 @@ func TestDispatchRepliesPauseInputInsteadOfClosing(t *testing.T) {
 		if err := s.Send(Text, fmt.Appendf(nil, "r%d", i)); err != nil {
 			t.Fatalf("reply %d during dispatch: %v", i, err)
 		}
-		if got, want := s.Backlogged(), i+1 >= limit; got != want {
+		if got, want := s.Backlogged(), i+1 >= highWater; got != want {
 			t.Fatalf("after %d replies: backlogged %v, want %v", i+1, got, want)
 		}
 	}

@@ -94,6 +94,10 @@ type Hub struct {
 	clock    atomic.Int64 // coarse unix ns, advanced by Tick
 	flush    flushQueue
 
+	// The queue's high-water mark (Session.Backlogged): an eighth of
+	// the limits, at least one frame.
+	highWaterBytes, highWaterMsgs int
+
 	// Backlog spikes (reclaim.go).
 	backlogged   atomic.Int64 // sessions whose queue is past its high-water mark
 	backlogPeak  atomic.Int64 // their peak since the last reclaim
@@ -119,6 +123,9 @@ func NewHub(opts Options, handler Handler) *Hub {
 		log:      opts.Logger,
 
 		freeOSMemory: defaultFreeOSMemory,
+
+		highWaterBytes: max(opts.QueueMaxBytes/8, 1),
+		highWaterMsgs:  max(opts.QueueMaxMessages/8, 1),
 	}
 	h.clock.Store(now.UnixNano())
 	return h

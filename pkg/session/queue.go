@@ -114,18 +114,18 @@ func (s *Session) appendLocked(f *Frame) {
 	s.q.bytes += len(f.buf)
 	s.pendingBytes += len(f.buf)
 	s.pendingMsgs++
-	if o := &s.hub.opts; (s.pendingBytes >= o.QueueMaxBytes || s.pendingMsgs >= o.QueueMaxMessages) && !s.backlog.Load() {
+	if h := s.hub; (s.pendingBytes >= h.highWaterBytes || s.pendingMsgs >= h.highWaterMsgs) && !s.backlog.Load() {
 		s.backlog.Store(true)
 		s.hub.backlogStarted()
 	}
 }
 
 // drainedLocked clears the backlog once the queue is below its low-water
-// mark, half the limits, and reports whether the poller's paused input must
-// be resumed.
+// mark, half the high-water mark, and reports whether the poller's paused
+// input must be resumed.
 func (s *Session) drainedLocked() (resume bool) {
-	o := &s.hub.opts
-	if !s.backlog.Load() || s.pendingBytes > o.QueueMaxBytes/2 || s.pendingMsgs > o.QueueMaxMessages/2 {
+	h := s.hub
+	if !s.backlog.Load() || s.pendingBytes > h.highWaterBytes/2 || s.pendingMsgs > h.highWaterMsgs/2 {
 		return false
 	}
 	s.backlog.Store(false)

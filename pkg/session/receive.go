@@ -97,10 +97,15 @@ type InputResumer interface {
 	ResumeInput()
 }
 
-// Backlogged reports that the write queue reached its high-water mark (the
-// queue limits, QueueMaxBytes or QueueMaxMessages) and has not yet drained
-// below the low-water mark (half of each). It is one atomic load: the
-// poller checks it after every message it dispatches.
+// Backlogged reports that the write queue reached its high-water mark (an
+// eighth of the queue limits, QueueMaxBytes or QueueMaxMessages: 128 KiB or
+// 128 frames by default) and has not yet drained below the low-water mark
+// (half of that). It is one atomic load: the poller checks it after every
+// message it dispatches, and then writes what is queued (PauseInput); only
+// when the socket does not take it does reading stop. So a client that
+// does not read holds at most about the high-water mark of replies, not
+// the queue limits (the slow-consumer scenario: 200 such clients cost
+// about 200 MiB of queued echoes with the mark at the limits).
 func (s *Session) Backlogged() bool { return s.backlog.Load() }
 
 // PauseInput is called by the poller during a dispatch when Backlogged
