@@ -47,6 +47,10 @@ type Process struct {
 func Start(bin string, env []string, args ...string) (*Process, error) {
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-log.format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	// A test binary killed by its timeout runs no cleanup: the kernel ends
+	// the gateway with it, so that a hung test leaves nothing running
+	// (one such gateway once spun on a core for an hour and a half).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -109,6 +109,7 @@ func start(t *testing.T, name, bin string, args, env []string) *proc {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // ends with a test killed by its timeout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

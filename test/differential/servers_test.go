@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -187,6 +188,7 @@ func startCentrifugo(bin string) (*server, error) {
 	}
 	cmd := exec.Command(bin, "-c", file)
 	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // ends with a test killed by its timeout
 	// Its error log (every API error is one) goes to a file in dir.
 	logFile, err := os.Create(filepath.Join(dir, "centrifugo.log"))
 	if err != nil {
