@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/centrifugal/centrifuge-go"
 
+	"github.com/xh-control/gateway/internal/gatewaytest"
 	"github.com/xh-control/gateway/pkg/namespace"
 	"github.com/xh-control/gateway/pkg/poller"
 	"github.com/xh-control/gateway/pkg/proxy"
@@ -34,34 +34,7 @@ func startExampleBackend(t *testing.T) string {
 			t.Skip("go toolchain not found to build examples/backend")
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "backend")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "../../examples/backend").CombinedOutput(); err != nil {
-		t.Fatalf("building examples/backend: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "-listen", addr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("example backend did not listen on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return gatewaytest.ExampleBackend(t, goBin, "../..")
 }
 
 // TestExampleBackendSDK runs the full loop: the example backend as a

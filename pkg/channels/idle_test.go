@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/xh-control/gateway/internal/wstest"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,33 +69,7 @@ func TestIdleSubscribedClientsHoldNoGoroutines(t *testing.T) {
 	before := settledGoroutines()
 	heapBefore := heapInUse()
 
-	clients := make([]net.Conn, conns)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := range 8 {
-		wg.Go(func() {
-			for i := w; i < conns; i += 8 {
-				c, err := connectRaw(env.addr, fmt.Sprintf("idle%d", i%100))
-				if err != nil {
-					errs <- err
-					return
-				}
-				clients[i] = c
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	t.Cleanup(func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	clients := wstest.DialAll(t, conns, func(i int) (net.Conn, error) { return connectRaw(env.addr, fmt.Sprintf("idle%d", i%100)) })
 	if n := env.node.Metrics().Subscriptions.Load(); n != conns {
 		t.Fatalf("%d subscriptions, want %d", n, conns)
 	}

@@ -2,10 +2,10 @@ package poller
 
 import (
 	"bufio"
+	"github.com/xh-control/gateway/internal/wstest"
 	"net"
 	"net/http"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,33 +24,7 @@ func TestIdleConnectionsHoldNoGoroutines(t *testing.T) {
 	srv, addr := startServer(t, Options{WorkerIdleTime: 20 * time.Millisecond, TickInterval: 10 * time.Millisecond}, handler.Echo{})
 	before := settledGoroutines()
 
-	clients := make([]net.Conn, conns)
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for w := range 8 { // the dialers exit before the count is taken
-		wg.Go(func() {
-			for i := w; i < conns; i += 8 {
-				c, err := upgradeRaw(addr)
-				if err != nil {
-					errs <- err
-					return
-				}
-				clients[i] = c
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	t.Cleanup(func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	clients := wstest.DialAll(t, conns, func(i int) (net.Conn, error) { return upgradeRaw(addr) })
 	waitUntil(t, "all sessions registered", func() bool { return srv.Hub().Count() == conns })
 	waitUntil(t, "idle workers trimmed", func() bool { busy, _ := srv.PoolStats(); return busy == 0 })
 

@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,31 +76,5 @@ func TestNodeSDKExampleBackend(t *testing.T) {
 // loopback port until the test ends; it returns the base URL.
 func startExampleBackend(t *testing.T) string {
 	t.Helper()
-	exe := filepath.Join(t.TempDir(), "backend")
-	build := exec.Command("go", "build", "-o", exe, "./examples/backend")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building examples/backend: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(exe, "-listen", addr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("examples/backend did not listen on %s", addr)
-		}
-	}
+	return gatewaytest.ExampleBackend(t, "go", repoRoot)
 }
