@@ -534,13 +534,12 @@ func finishChannels(o *options, r *partResult, m *measurements, rep *report) {
 	rep.set("server_threads", float64(m.loaded.Threads))
 	if o.rate > 0 {
 		serverFigures(m, rep, r.Messages)
+		cpuUS := float64((m.end.CPU - m.start.CPU).Nanoseconds()) / 1000
 		if r.Messages > 0 {
-			cpu := m.end.CPU - m.start.CPU
-			rep.set("server_cpu_us_per_delivery", float64(cpu.Nanoseconds())/1000/float64(r.Messages))
+			rep.set("server_cpu_us_per_delivery", cpuUS/float64(r.Messages))
 		}
 		if r.Sent > 0 {
-			cpu := m.end.CPU - m.start.CPU
-			rep.set("server_cpu_us_per_publication", float64(cpu.Nanoseconds())/1000/float64(r.Sent))
+			rep.set("server_cpu_us_per_publication", cpuUS/float64(r.Sent))
 		}
 	}
 }
