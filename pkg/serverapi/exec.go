@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/xh-control/gateway/pkg/broker"
+	"github.com/xh-control/gateway/pkg/codec"
 )
 
 // executor runs the API methods on a Node. Each method checks what
@@ -131,6 +132,13 @@ func (x *executor) disconnect(ctx context.Context, r *disconnectRequest) (*empty
 	req := DisconnectRequest{User: r.User, Client: r.Client, Session: r.Session, Whitelist: r.Whitelist}
 	if r.Disconnect != nil {
 		req.Code, req.Reason = r.Disconnect.Code, r.Disconnect.Reason
+		// The code goes into the client's close frame: one RFC 6455 forbids
+		// there (1004-1006, 1015, 0-999, 1016-2999) or past 16 bits is a bad
+		// request, not a frame the client must fail (Centrifugo sends any).
+		// 0 means the default, 3503 force disconnect.
+		if req.Code != 0 && (req.Code > 0xFFFF || !codec.StatusCode(req.Code).ValidOnWire()) {
+			return nil, ErrorBadRequest
+		}
 	}
 	if err := x.node.Disconnect(ctx, req); err != nil {
 		return nil, apiError(err)

@@ -221,6 +221,12 @@ func TestMethods(t *testing.T) {
 			[]string{`disconnect [{"User":"u","Client":"","Session":"","Whitelist":["a"],"Code":4000,"Reason":"bye"}]`}},
 		{"disconnect", `{"user":"u","client":"c","session":"s"}`, `{"result":{}}`,
 			[]string{`disconnect [{"User":"u","Client":"c","Session":"s","Whitelist":null,"Code":0,"Reason":""}]`}},
+		// Codes a close frame may not carry (RFC 6455 section 7.4) are refused.
+		{"disconnect", `{"user":"u","disconnect":{"code":1006}}`, `{"error":{"code":107,"message":"bad request"}}`, nil},
+		{"disconnect", `{"user":"u","disconnect":{"code":2999}}`, `{"error":{"code":107,"message":"bad request"}}`, nil},
+		{"disconnect", `{"user":"u","disconnect":{"code":70000}}`, `{"error":{"code":107,"message":"bad request"}}`, nil},
+		{"disconnect", `{"user":"u","disconnect":{"code":1000,"reason":"done"}}`, `{"result":{}}`,
+			[]string{`disconnect [{"User":"u","Client":"","Session":"","Whitelist":null,"Code":1000,"Reason":"done"}]`}},
 		{"refresh", `{"user":"u","client":"c","expired":true,"expire_at":5,"info":{}}`, `{"result":{}}`,
 			[]string{`refresh ["u","c","",true,5,"{}"]`}},
 		{"presence", `{"channel":"ch"}`,
