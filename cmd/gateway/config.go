@@ -123,6 +123,14 @@ func (c *Config) validate() error {
 	if !strings.HasPrefix(c.Path, "/") {
 		bad("path %q: must start with /", c.Path)
 	}
+	if c.Channels.Enabled && c.Path == c.Channels.Path {
+		bad("path %q: the same as channels.path; the raw endpoint and the channel protocol each need their own path", c.Path)
+	}
+	for _, o := range options(c) {
+		if o.secret && o.val.String() == redactedValue {
+			bad("%s: %q is what -print-config writes in place of a secret, not a secret; set the real value (%s)", o.key, redactedValue, o.env)
+		}
+	}
 	if _, ok := handler.ByName(c.Handler); !ok {
 		bad("handler %q: want one of %s", c.Handler, strings.Join(handler.Names, ", "))
 	}

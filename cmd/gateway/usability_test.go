@@ -253,3 +253,43 @@ func TestDemoURL(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintedConfigDoesNotLoadPlaceholderSecrets: -print-config's output,
+// loaded back as a configuration file, must not run with "<redacted>" as
+// the API key, admin token, token HMAC key or NATS credentials (anyone
+// could present it); it stops with a line naming each option.
+func TestPrintedConfigDoesNotLoadPlaceholderSecrets(t *testing.T) {
+	var printed, errOut bytes.Buffer
+	args := []string{"-print-config", "-api.key", "k1", "-admin.token", "k2",
+		"-channels.client.token.hmac-secret-key", "k3", "-nats.token", "k4", "-nats.password", "k5"}
+	if code := run(args, &printed, &errOut); code != 0 {
+		t.Fatalf("print-config: exit %d: %s", code, errOut.String())
+	}
+	file := filepath.Join(t.TempDir(), "printed.yaml")
+	if err := os.WriteFile(file, printed.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := run([]string{"-config", file, "-print-config"}, &out, &out); code != 2 {
+		t.Fatalf("loading the printed configuration: exit %d, want 2:\n%s", code, out.String())
+	}
+	for _, key := range []string{"api.key", "admin.token", "channels.client.token.hmac_secret_key", "nats.token", "nats.password"} {
+		if !strings.Contains(out.String(), key+`: "<redacted>" is what -print-config writes`) {
+			t.Errorf("no error for %s in:\n%s", key, out.String())
+		}
+	}
+}
+
+// TestRawPathAndChannelsPathDiffer: one path for both endpoints would serve
+// only one of them, silently.
+func TestRawPathAndChannelsPathDiffer(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"-path", "/connection/websocket", "-print-config"}, &out, &out); code != 2 ||
+		!strings.Contains(out.String(), `path "/connection/websocket": the same as channels.path`) {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"-path", "/connection/websocket", "-channels.enabled=false", "-print-config"}, &out, &out); code != 0 {
+		t.Fatalf("channels off, the path is free: exit %d:\n%s", code, out.String())
+	}
+}
