@@ -3,6 +3,7 @@ package poller
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func NewOriginPolicy(allowed []string, allowMissing, allowSameOrigin bool) (*Ori
 			p.wildcards = append(p.wildcards, pat)
 		default:
 			scheme, host, port, ok := splitOrigin(entry)
-			if !ok {
+			if !ok || !validOriginParts(scheme, host, port) {
 				return nil, fmt.Errorf("origin %q: want scheme://host[:port], *.domain or *", entry)
 			}
 			p.exact[joinOrigin(scheme, host, port)] = struct{}{}
@@ -77,6 +78,13 @@ func parsePattern(entry string) (originPattern, error) {
 	}
 	if len(host) < 2 {
 		return pat, fmt.Errorf("origin pattern %q has no domain", entry)
+	}
+	scheme := pat.scheme
+	if scheme == "" {
+		scheme = "https" // any scheme matches; check the rest
+	}
+	if !validOriginParts(scheme, host[1:], port) {
+		return pat, fmt.Errorf("origin pattern %q: want [scheme://]*.domain[:port]", entry)
 	}
 	pat.suffix, pat.port = host, normalizePort(pat.scheme, port)
 	return pat, nil
@@ -134,6 +142,37 @@ func splitOrigin(o string) (scheme, host, port string, ok bool) {
 		}
 	}
 	return scheme, host, normalizePort(scheme, port), true
+}
+
+// validOriginParts checks a configured origin's parts as a browser would
+// serialize them (RFC 6454 section 6.1, RFC 3986 section 3): a scheme of a
+// letter then letters, digits, '+', '-' or '.' (any scheme: apps send
+// capacitor:// or chrome-extension:// origins), an ASCII host name (IDNs in
+// punycode) or a bracketed IPv6 address, and a port from 1 to 65535. An
+// entry a browser can never send would otherwise be accepted silently.
+func validOriginParts(scheme, host, port string) bool {
+	for i, r := range scheme {
+		letter := r >= 'a' && r <= 'z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return false
+		}
+	}
+	if ip, ok := strings.CutPrefix(host, "["); ok {
+		ip, ok = strings.CutSuffix(ip, "]")
+		return ok && strings.Contains(ip, ":") && net.ParseIP(ip) != nil
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return host != ""
 }
 
 func normalizePort(scheme, port string) string {

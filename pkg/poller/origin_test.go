@@ -72,8 +72,21 @@ func TestOriginPolicyMissingAndAny(t *testing.T) {
 	}
 }
 
+func TestOriginPolicyAcceptsEveryOriginShape(t *testing.T) {
+	for _, good := range []string{"https://a.com", "http://a.com:8080", "https://[::1]:8443", "http://127.0.0.1",
+		"capacitor://localhost", "chrome-extension://abcdefghijklmnop", "ftp://a.com", "https://xn--bcher-kva.example", "https://a_b.example",
+		"*.example.com", "https://*.example.com:8443", "*.example.com:8080"} {
+		if _, err := NewOriginPolicy([]string{good}, true, true); err != nil {
+			t.Errorf("entry %q refused: %v", good, err)
+		}
+	}
+}
+
 func TestOriginPolicyRejectsBadEntries(t *testing.T) {
-	for _, bad := range []string{"example.com", "https://a.*.com", "*.", "https://"} {
+	for _, bad := range []string{"example.com", "https://a.*.com", "*.", "https://",
+		"ht!tp://a.com", "ht!tp://[x", "1http://a.com", "https://a.com:99999", "https://a.com:0", "https://a.com:8x",
+		"https://[x]", "https://[::1", "https://a!b.com",
+		"https://*.a.com:99999", "ht!tp://*.a.com", "*.a!b.com"} {
 		if _, err := NewOriginPolicy([]string{bad}, true, true); err == nil {
 			t.Errorf(
 				"entry %q accepted",
