@@ -70,6 +70,10 @@ func TestBadConfigurationIsExplained(t *testing.T) {
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo.yaml")
 	os.WriteFile(typo, []byte("sesion:\n  ping_interval: 5s\n"), 0o644)
+	twice := filepath.Join(dir, "twice.yaml")
+	os.WriteFile(twice, []byte("listen: :8081\nsession:\n  ping_interval: 5s\n  ping_interval: 6s\n"), 0o644)
+	twiceTop := filepath.Join(dir, "twice-top.yaml")
+	os.WriteFile(twiceTop, []byte("listen: :8081\nlisten: :8082\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -77,6 +81,8 @@ func TestBadConfigurationIsExplained(t *testing.T) {
 		want string
 	}{
 		{name: "unknown key in file", args: []string{"-config", typo}, want: "sesion"},
+		{name: "key given twice", args: []string{"-config", twice}, want: "line 4: session.ping_interval: given again (first on line 3)"},
+		{name: "top-level key given twice", args: []string{"-config", twiceTop}, want: "line 2: listen: given again (first on line 1)"},
 		{name: "bad duration in env", env: map[string]string{"GATEWAY_SESSION_WRITE_TIMEOUT": "soon"}, want: "GATEWAY_SESSION_WRITE_TIMEOUT"},
 		{name: "bad size flag", args: []string{"-limits.max-message-size", "huge"}, want: "64KiB"},
 		{name: "unknown handler", args: []string{"-handler", "chat"}, want: "echo, broadcast"},

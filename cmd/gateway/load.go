@@ -302,8 +302,16 @@ func decodeSection(n *yaml.Node, v reflect.Value, prefix string, errs *[]error) 
 		return
 	}
 	t := v.Type()
+	seen := make(map[string]int, len(n.Content)/2) // key -> line
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			// The last would win silently, hiding the first (YAML 1.2
+			// section 3.2.1.1: keys are unique).
+			*errs = append(*errs, fmt.Errorf("line %d: %s: given again (first on line %d)", k.Line, prefix+k.Value, first))
+			continue
+		}
+		seen[k.Value] = k.Line
 		idx := -1
 		for j := range t.NumField() {
 			if t.Field(j).Tag.Get("yaml") == k.Value {
