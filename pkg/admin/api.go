@@ -3,7 +3,6 @@ package admin
 import (
 	"container/heap"
 	"errors"
-	"io"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/xh-control/gateway/internal/httpbody"
 	"github.com/xh-control/gateway/internal/metric"
 	"github.com/xh-control/gateway/pkg/codec"
 	"github.com/xh-control/gateway/pkg/session"
@@ -24,7 +24,7 @@ func (h *Handler) readMessage(w http.ResponseWriter, r *http.Request) (session.M
 	if b := r.URL.Query().Get("binary"); b == "1" || b == "true" {
 		typ = session.Binary
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxMessageSize))
+	body, err := httpbody.Read(w, r, h.opts.MaxMessageSize)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
