@@ -277,6 +277,14 @@ func TestNginxEndToEnd(t *testing.T) {
 					s.IP, tc.want,
 				)
 			}
+			// The channel protocol's endpoint is upgraded too (Centrifugo
+			// SDKs connect there); nginx once passed it without Upgrade and
+			// the gateway answered 426.
+			cc, resp2, err := d.Dial("ws://"+front+"/connection/websocket", nil)
+			if err != nil {
+				t.Fatalf("channel protocol through nginx: %v (response %v)", err, resp2)
+			}
+			cc.Close()
 			// The demo page is proxied too.
 			page, err := http.Get("http://" + front + "/")
 			if err != nil || page.StatusCode != 200 {
@@ -372,4 +380,26 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
+}
+
+// TestClusterNATSConfigIsValid: the three-node example's nats-server
+// configuration parses (nats-server -t), so deploy/cluster/run.sh starts a
+// server rather than three gateways that cannot reach one.
+func TestClusterNATSConfigIsValid(t *testing.T) {
+	server := ""
+	home, _ := os.UserHomeDir()
+	for _, p := range []string{os.Getenv("NATS_SERVER"), filepath.Join(home, ".cache/gateway-tools/nats-server")} {
+		if p != "" && fileExists(p) {
+			server = p
+			break
+		}
+	}
+	if server == "" {
+		server = need(t, "nats-server", "go build -o ~/.cache/gateway-tools/nats-server github.com/nats-io/nats-server/v2 (in this module)")
+	}
+	cmd := exec.Command(server, "-c", "nats.conf", "-t")
+	cmd.Dir = "cluster"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nats-server -t rejects deploy/cluster/nats.conf: %v\n%s", err, out)
+	}
 }

@@ -13,7 +13,12 @@ gateway=${GATEWAY:-../../gateway}
 [ -x "$gateway" ] || (cd ../.. && go build -o gateway ./cmd/gateway)
 mkdir -p data
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
+stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; }
+trap stop EXIT TERM
+# Ctrl-C reaches every process of the terminal's foreground group, the
+# gateways included, and each shuts down gracefully on it: only wait for
+# them (a second signal from here would make them exit at once).
+trap wait INT
 : "${GATEWAY_API_KEY:=change-me}"; export GATEWAY_API_KEY
 
 if [ "${EMBEDDED:-0}" = 1 ]; then
@@ -29,6 +34,12 @@ if [ "${EMBEDDED:-0}" = 1 ]; then
 else
   "${NATS_SERVER:-nats-server}" -c nats.conf >data/nats.log 2>&1 &
   pids+=($!)
+  sleep 0.5
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then
+    echo "nats-server exited at start (data/nats.log):" >&2
+    tail -5 data/nats.log >&2
+    exit 1
+  fi
   for i in 1 2 3; do
     "$gateway" -config node$i.yaml >"data/node$i.log" 2>&1 &
     pids+=($!)
