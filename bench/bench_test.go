@@ -190,6 +190,18 @@ func TestCommandLine(t *testing.T) {
 		{nil, 2},
 		{[]string{"nope"}, 2},
 		{[]string{"echo", "-nope"}, 2},
+		// Values no run can use are refused before dialing (these once
+		// panicked, ran 0 s, or ran the defaults after a stray word).
+		{[]string{"echo", "-c", "-5"}, 2},
+		{[]string{"echo", "-size", "-1"}, 2},
+		{[]string{"echo", "-duration", "0"}, 2},
+		{[]string{"echo", "-duration", "-1s"}, 2},
+		{[]string{"echo", "stray", "-c", "2"}, 2},
+		{[]string{"echo", "-pid", "999999999"}, 2},
+		{[]string{"channels", "-size", "10"}, 2}, // its help says at least 40
+		{[]string{"channels", "-subs-per-client", "0"}, 2},
+		{[]string{"fanout", "-interval", "0"}, 2},
+		{[]string{"channels", "-rate", "5", "-duration", "0"}, 2},
 	} {
 		if code := benchMain(tc.args, &out, &errOut); code != tc.code {
 			t.Errorf(

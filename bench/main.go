@@ -120,6 +120,10 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if err := checkFlags(fs); err != nil {
+		fmt.Fprintf(stderr, "bench %s: %v\n", s.name, err)
+		return 2
+	}
 	if o.part >= 0 {
 		return workerMain(s, o)
 	}
@@ -174,6 +178,9 @@ func usage(w io.Writer) {
 func (r *report) failed(o *options) error {
 	if msg, ok := r.Params["failed"].(string); ok { // a scenario's own check (storm)
 		return errors.New(msg)
+	}
+	if p, ok := r.Figures["published"]; ok && p == 0 && o.rate > 0 {
+		return errors.New("no publication was accepted: check the server's API address and key (-api, -api-key) or the client's permission to publish")
 	}
 	if r.Figures["connections"] > 0 {
 		return nil

@@ -42,6 +42,9 @@ func (l *pidList) Set(v string) error {
 			return fmt.Errorf("%q is not a PID", f)
 		}
 		if p > 0 {
+			if _, err := os.Stat("/proc/" + strconv.Itoa(p)); err != nil {
+				return fmt.Errorf("no process %d", p)
+			}
 			*l = append(*l, p)
 		}
 	}
