@@ -1,6 +1,8 @@
 package channels
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/poller"
 )
 
@@ -86,5 +89,40 @@ func TestProtocolViolationLogsOnce(t *testing.T) {
 		if fields["reason"] != tc.reason || len(fields["session"].(string)) != 16 || fields["code"] != uint32(3501) {
 			t.Fatalf("%s: log fields %v, want reason %q", tc.frame, fields, tc.reason)
 		}
+	}
+}
+
+// unavailableHistory is the in-memory broker with its history store gone,
+// as during a NATS outage (JetStream unreachable).
+type unavailableHistory struct{ *broker.Memory }
+
+func (unavailableHistory) History(context.Context, string, broker.HistoryOptions) ([]*broker.Publication, broker.StreamPosition, error) {
+	return nil, broker.StreamPosition{}, errors.New("history store unavailable")
+}
+
+// TestSubscribeBrokerFailureIsLogged: a subscribe the broker fails is
+// answered 100 internal (temporary: SDKs retry) and is one log line with the
+// session, channel and cause.
+func TestSubscribeBrokerFailureIsLogged(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	env := startNode(t, func(o *Options, _ *poller.Options) {
+		mem := o.Broker.(*broker.Memory)
+		o.Broker = unavailableHistory{mem}
+		o.Logger = zap.New(core)
+	})
+	c := dialJSON(t, env.url, nil)
+	c.send(`{"id":1,"connect":{}}`)
+	c.next()
+	c.send(`{"id":2,"subscribe":{"channel":"chat:a"}}`)
+	if r := c.next(); !strings.Contains(r, `"code":100`) || !strings.Contains(r, `"temporary":true`) {
+		t.Fatalf("reply %s, want error 100, temporary", r)
+	}
+	entries := logs.FilterMessage("subscribe failed: broker error").All()
+	if len(entries) != 1 {
+		t.Fatalf("%d log lines, want 1", len(entries))
+	}
+	f := entries[0].ContextMap()
+	if f["channel"] != "chat:a" || len(f["session"].(string)) != 16 || !strings.Contains(f["error"].(string), "history store unavailable") {
+		t.Fatalf("log fields %v", f)
 	}
 }

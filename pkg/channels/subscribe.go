@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/centrifugal/protocol"
+	"go.uber.org/zap"
 
 	"github.com/xh-control/gateway/pkg/broker"
 	"github.com/xh-control/gateway/pkg/namespace"
@@ -223,6 +224,7 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 		return nil, err
 	}
 	if err := n.index.add(n, sub); err != nil {
+		c.brokerFailed("subscribe", sub.channel, err)
 		return fail(ErrorInternal)
 	}
 
@@ -238,6 +240,7 @@ func (c *client) subscribeGranted(req *protocol.SubscribeRequest, g *grant, b *b
 	info := c.clientInfo(g.info)
 	if sub.flags&flagPresence != 0 {
 		if err := n.presence.AddPresence(context.Background(), sub.channel, info); err != nil {
+			c.brokerFailed("add presence", sub.channel, err)
 			return fail(ErrorInternal)
 		}
 		c.mu.Lock()
@@ -284,6 +287,7 @@ func (c *client) position(req *protocol.SubscribeRequest, sub *subscription, res
 	}
 	pubs, sp, err := n.broker.History(ctx, sub.channel, ho)
 	if err != nil {
+		c.brokerFailed("position", sub.channel, err)
 		return ErrorInternal
 	}
 	res.Epoch, res.Offset = sp.Epoch, sp.Offset
@@ -468,4 +472,12 @@ func (l *subList) remove(s *subscription) {
 			return
 		}
 	}
+}
+
+// brokerFailed logs a broker call that made a subscribe fail: the client
+// gets 100 internal (temporary, so SDKs retry, as Centrifuge answers), the
+// operator the cause (a NATS outage, say) with the session and channel.
+func (c *client) brokerFailed(op, channel string, err error) {
+	c.node.log.Warn("subscribe failed: broker error", zap.String("session", c.id),
+		zap.String("channel", channel), zap.String("op", op), zap.Error(err))
 }
