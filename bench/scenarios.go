@@ -60,6 +60,9 @@ thread and goroutine counts (-metrics for goroutines).`,
 			}
 			if r.Connected > 0 {
 				rep.set("server_kib_per_conn", float64(m.loaded.RSSKiB-m.before.RSSKiB)/float64(r.Connected))
+				if m.loaded.RSSKiB < m.before.RSSKiB {
+					rep.Notes = append(rep.Notes, "the server's RSS fell while connections opened (it returned memory from an earlier run): measure idle memory on a freshly started server")
+				}
 			}
 			rep.set("server_rss_before_mib", float64(m.before.RSSKiB)/1024)
 			rep.set("server_rss_loaded_mib", float64(m.loaded.RSSKiB)/1024)

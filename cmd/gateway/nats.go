@@ -144,6 +144,8 @@ func startEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 		log.Info("embedded NATS server started", zap.String("url", url), zap.String("server_name", o.EmbeddedOptions().ServerName),
 			zap.Int("cluster_port", o.Cluster.Port), zap.Strings("routes", o.Cluster.Routes))
 	}
+	// Say at once what start-up waits for (up to the connect timeout).
+	log.Info("broker: nats, connecting", zap.Strings("url", o.Redacted().URLs), zap.Duration("wait_at_most", o.ConnectTimeout))
 	nb, err := natsbroker.New(o)
 	if err != nil {
 		e.stopEmbedded()
