@@ -200,6 +200,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"echo", "-pid", "999999999"}, 2},
 		{[]string{"channels", "-size", "10"}, 2}, // its help says at least 40
 		{[]string{"channels", "-subs-per-client", "0"}, 2},
+		{[]string{"channels", "-channels", "2", "-subs-per-client", "5"}, 2},
 		{[]string{"fanout", "-interval", "0"}, 2},
 		{[]string{"channels", "-rate", "5", "-duration", "0"}, 2},
 	} {

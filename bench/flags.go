@@ -55,6 +55,11 @@ func checkFlags(fs *flag.FlagSet) error {
 			}
 		}
 	})
+	if k, c := fs.Lookup("subs-per-client"), fs.Lookup("channels"); k != nil && c != nil {
+		if kv, cv := k.Value.(flag.Getter).Get().(int), c.Value.(flag.Getter).Get().(int); kv > cv {
+			errs = append(errs, fmt.Errorf("-subs-per-client %d: at most -channels (%d)", kv, cv))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -179,13 +179,13 @@ func (r *report) failed(o *options) error {
 	if msg, ok := r.Params["failed"].(string); ok { // a scenario's own check (storm)
 		return errors.New(msg)
 	}
+	if r.Figures["connections"] == 0 {
+		return fmt.Errorf("no connection opened (%v errors); is a server listening at ws://%s%s?", r.Figures["errors"], o.addr, o.path)
+	}
 	if p, ok := r.Figures["published"]; ok && p == 0 && o.rate > 0 {
 		return errors.New("no publication was accepted: check the server's API address and key (-api, -api-key) or the client's permission to publish")
 	}
-	if r.Figures["connections"] > 0 {
-		return nil
-	}
-	return fmt.Errorf("no connection opened (%v errors); is a server listening at ws://%s%s?", r.Figures["errors"], o.addr, o.path)
+	return nil
 }
 
 // addrOf is the server address connection i (of the whole run) dials: -addr
