@@ -62,6 +62,7 @@ subscribed clients, with the server's RSS settled before and after.`,
 		settles: func(o *options) bool { return o.rate == 0 },
 		run:     runChannels,
 		finish:  finishChannels,
+		check:   channelsCheck,
 	})
 }
 
@@ -199,11 +200,6 @@ func (c *chClient) readLoop(p *part, ev *chEvents) error {
 // deliveries to stop.
 func runChannels(p *part) {
 	o := &p.o
-	if err := channelsCheck(o); err != nil {
-		p.c.fail(err)
-		p.ready()
-		return
-	}
 	var last atomicMax
 	var setup sync.WaitGroup
 	var clients []*chClient

@@ -17,7 +17,8 @@ var atLeast = regexp.MustCompile(`at least (\d+)`)
 // run with: a stray word (flag parsing stops there and would silently drop
 // every flag after it), a negative count or size, a size under the minimum
 // its help states, a count of connections, clients or publishers under 1,
-// and a duration, period or timeout that is not positive.
+// and a duration, period or timeout that is not positive. Combinations of
+// flags are each scenario's check.
 func checkFlags(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: every word after the scenario must be a flag or a flag's value", fs.Arg(0))
@@ -34,7 +35,7 @@ func checkFlags(fs *flag.FlagSet) error {
 			switch f.Name {
 			case "part", "parts":
 				return // internal
-			case "c", "n", "pubs", "channels", "subs-per-client", "max-conns-per-process", "slow-size", "slow-burst":
+			case "c", "n", "pubs", "max-conns-per-process", "slow-size", "slow-burst":
 				least = 1
 			}
 			if m := atLeast.FindStringSubmatch(f.Usage); m != nil {
@@ -55,11 +56,6 @@ func checkFlags(fs *flag.FlagSet) error {
 			}
 		}
 	})
-	if k, c := fs.Lookup("subs-per-client"), fs.Lookup("channels"); k != nil && c != nil {
-		if kv, cv := k.Value.(flag.Getter).Get().(int), c.Value.(flag.Getter).Get().(int); kv > cv {
-			errs = append(errs, fmt.Errorf("-subs-per-client %d: at most -channels (%d)", kv, cv))
-		}
-	}
 	return errors.Join(errs...)
 }
 

@@ -76,6 +76,9 @@ type scenario struct {
 	settles func(o *options) bool
 	// finish derives the figures of the report.
 	finish func(o *options, res *partResult, m *measurements, rep *report)
+	// check, when set, rejects flag combinations the scenario cannot run,
+	// before anything is dialed (checkFlags checks each flag alone).
+	check func(o *options) error
 }
 
 var scenarios = map[string]*scenario{}
@@ -120,7 +123,11 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if err := checkFlags(fs); err != nil {
+	err := checkFlags(fs)
+	if err == nil && s.check != nil {
+		err = s.check(o)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "bench %s: %v\n", s.name, err)
 		return 2
 	}
