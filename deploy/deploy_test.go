@@ -386,17 +386,7 @@ func freePort(t *testing.T) string {
 // configuration parses (nats-server -t), so deploy/cluster/run.sh starts a
 // server rather than three gateways that cannot reach one.
 func TestClusterNATSConfigIsValid(t *testing.T) {
-	server := ""
-	home, _ := os.UserHomeDir()
-	for _, p := range []string{os.Getenv("NATS_SERVER"), filepath.Join(home, ".cache/gateway-tools/nats-server")} {
-		if p != "" && fileExists(p) {
-			server = p
-			break
-		}
-	}
-	if server == "" {
-		server = need(t, "nats-server", "go build -o ~/.cache/gateway-tools/nats-server github.com/nats-io/nats-server/v2 (in this module)")
-	}
+	server := gatewaytest.NATSServer(t)
 	cmd := exec.Command(server, "-c", "nats.conf", "-t")
 	cmd.Dir = "cluster"
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/xh-control/gateway/internal/gatewaytest"
 )
 
 const channel = "chat:e2e" // the default chat namespace: history 100, recovery, presence
@@ -190,7 +192,7 @@ func killNode(t *testing.T, nodes []*node, clients []*client, last uint64, victi
 // TestExternalNATS: three gateways on one standalone nats-server, nginx in
 // front.
 func TestExternalNATS(t *testing.T) {
-	nsBin := natsServer(t)
+	nsBin := gatewaytest.NATSServer(t)
 	need(t, "nginx", "apt-get install nginx")
 	store := t.TempDir()
 	natsPort := freePort(t)
@@ -323,7 +325,7 @@ func TestEmbeddedNATS(t *testing.T) {
 // anyway, says so in its log and /readyz, serves clients, refuses
 // publications with 108, and works once NATS comes up.
 func TestNATSLateStart(t *testing.T) {
-	nsBin := natsServer(t)
+	nsBin := gatewaytest.NATSServer(t)
 	natsPort := freePort(t)
 	n := startGateway(t, 9, "-nats.url", fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
 	// The admin listener opens before the clients' listener is ready.

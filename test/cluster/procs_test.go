@@ -71,16 +71,6 @@ func need(t *testing.T, program, install string, extra ...string) string {
 	return ""
 }
 
-func natsServer(t *testing.T) string {
-	home, _ := os.UserHomeDir()
-	var extra []string
-	if p := os.Getenv("NATS_SERVER"); p != "" {
-		extra = append(extra, p)
-	}
-	extra = append(extra, filepath.Join(home, ".cache/gateway-tools/nats-server"))
-	return need(t, "nats-server", "go build -o ~/.cache/gateway-tools/nats-server github.com/nats-io/nats-server/v2 (in this module)", extra...)
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
