@@ -132,10 +132,11 @@ func (x *executor) disconnect(ctx context.Context, r *disconnectRequest) (*empty
 	req := DisconnectRequest{User: r.User, Client: r.Client, Session: r.Session, Whitelist: r.Whitelist}
 	if r.Disconnect != nil {
 		req.Code, req.Reason = r.Disconnect.Code, r.Disconnect.Reason
-		// The code goes into the client's close frame: one RFC 6455 forbids
-		// there (1004-1006, 1015, 0-999, 1016-2999) or past 16 bits is a bad
-		// request, not a frame the client must fail (Centrifugo sends any).
-		// 0 means the default, 3503 force disconnect.
+		// The code goes into the client's close frame, so a code RFC 6455
+		// section 7.4 keeps off the wire (under 1000, 1004-1006, 1015,
+		// 1016-2999) or one past 16 bits is a bad request rather than a frame
+		// the client must fail (Centrifugo sends any code). 0 means the
+		// default, 3503 force disconnect.
 		if req.Code != 0 && (req.Code > 0xFFFF || !codec.StatusCode(req.Code).ValidOnWire()) {
 			return nil, ErrorBadRequest
 		}
